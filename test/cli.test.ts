@@ -1,0 +1,53 @@
+// The command line: bad values are refused with one clear line and a non-zero exit.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const cli = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, THREADGRAD_WORKERS: undefined } });
+
+describe('threadgrad CLI', () => {
+  it.each([
+    [['train', '--workers', '0'], /--workers must be an integer from 1 to 1024, got 0/],
+    [['train', '--batch-size', '0'], /--batch-size must be an integer/],
+    [['train', '--lr', '-1'], /--lr must be a number greater than 0/],
+    [['train', '--epochs', 'ten'], /--epochs must be an integer.*"ten"/],
+    [['train', '--bogus-flag'], /Unknown argument: bogus-flag/],
+    [['train', '--config', '/nonexistent/x.json'], /cannot read config file/],
+    [[], /name a command/],
+  ])('rejects %o with one line and exit status 2', (args, message) => {
+    const r = run(...args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^threadgrad: error: /);
+    expect(r.stdout).toBe('');
+  });
+
+  it('rejects a bad environment value', () => {
+    const r = spawnSync(process.execPath, [cli, 'train'], { encoding: 'utf8', env: { ...process.env, THREADGRAD_LR: 'x' } });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/THREADGRAD_LR must be a number greater than 0/);
+  });
+
+  it('explains itself in --help', () => {
+    const r = run('train', '--help');
+    expect(r.status).toBe(0);
+    for (const flag of ['--epochs', '--batch-size', '--lr', '--hidden', '--workers', '--seed', '--config', '--data-dir', '--full-batch']) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+
+  it('trains a tiny run and prints the test accuracy on stdout, JSON epoch records on stderr', () => {
+    const r = run('train', '--train-limit', '3000', '--test-limit', '1000', '--epochs', '2', '--hidden', '32,16', '--workers', '2');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^test accuracy \d+\.\d\d% after 2 epoch\(s\)/);
+    const records = r.stderr.trim().split('\n').map((line) => JSON.parse(line)).filter((rec) => rec.msg === 'epoch');
+    expect(records.map((rec) => rec.epoch)).toEqual([1, 2]);
+    for (const rec of records) {
+      expect(rec).toMatchObject({ workers: 2, steps: 47, batchSize: 64 });
+      for (const key of ['loss', 'trainAcc', 'testAcc', 'seconds', 'samplesPerSec']) expect(Number.isFinite(rec[key])).toBe(true);
+    }
+    expect(records[1].loss).toBeLessThan(records[0].loss);
+  });
+});

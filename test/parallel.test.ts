@@ -1,0 +1,61 @@
+// Data parallelism must not change the maths: the same batch gives the same update on
+// 1 or 3 workers (up to float rounding), and the net learns real MNIST.
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../src/config.js';
+import { Engine } from '../src/engine.js';
+import { dataPaths, head, loadMnist } from '../src/mnist.js';
+import { initParams } from '../src/model.js';
+import { Rng } from '../src/rng.js';
+import { shuffleEpoch, train } from '../src/train.js';
+import { pino } from 'pino';
+
+const mnist = loadMnist(dataPaths(undefined));
+const small = { train: head(mnist.train, 2000), test: head(mnist.test, 500) };
+const engines: Engine[] = [];
+afterAll(() => Promise.all(engines.map((e) => e.close())));
+
+async function stepsOn(workers: number, steps: number, batch: number): Promise<{ before: Float32Array; after: Float32Array }> {
+  const engine = new Engine({ data: small, hidden: [128, 64], workers, kernels: 'ts', chunk: 32 });
+  engines.push(engine);
+  const rng = new Rng(123);
+  initParams(engine.params, engine.shape, rng);
+  shuffleEpoch(engine.order, rng);
+  const before = engine.params.slice();
+  for (let s = 0; s < steps; s++) await engine.step(s * batch, (s + 1) * batch, 0.1);
+  return { before, after: engine.params.slice() };
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+describe('data parallel step', () => {
+  it('one SGD step on 1 worker and on 3 workers gives the same weights within 1e-6', async () => {
+    const one = await stepsOn(1, 1, 64);
+    const three = await stepsOn(3, 1, 64);
+    expect(maxAbsDiff(one.before, three.before)).toBe(0);
+    expect(maxAbsDiff(one.before, one.after)).toBeGreaterThan(1e-3); // the step did move the weights
+    expect(maxAbsDiff(one.after, three.after)).toBeLessThan(1e-6);
+  });
+
+  it('stays equal over 20 steps with uneven shards (batch 50 over 3 workers)', async () => {
+    const one = await stepsOn(1, 20, 50);
+    const three = await stepsOn(3, 20, 50);
+    expect(maxAbsDiff(one.after, three.after)).toBeLessThan(1e-5);
+  });
+});
+
+describe('learning', () => {
+  it('a fixed-seed epoch on 10,000 training samples exceeds 90% test accuracy', async () => {
+    const data = { train: head(mnist.train, 10_000), test: mnist.test };
+    // Batch 16 gives 625 updates in the one pass; at the default 64 (157 updates) it lands near 88%.
+    const cfg = { ...DEFAULTS, epochs: 1, batchSize: 16, workers: 2, seed: 1 };
+    const result = await train(cfg, pino({ level: 'silent' }), data);
+    expect(result.epochs).toHaveLength(1);
+    expect(result.test.accuracy).toBeGreaterThan(0.9);
+    // The confusion matrix counts every test image once.
+    expect(result.test.confusion.reduce((a, b) => a + b, 0)).toBe(10_000);
+  });
+});
