@@ -12,7 +12,7 @@ describe('threadgrad CLI', () => {
     [['train', '--batch-size', '0'], /--batch-size must be an integer/],
     [['train', '--lr', '-1'], /--lr must be a number greater than 0/],
     [['train', '--epochs', 'ten'], /--epochs must be an integer.*"ten"/],
-    [['train', '--bogus-flag'], /Unknown argument: bogus-flag/],
+    [['train', '--bogus-flag'], /Unknown arguments?: bogus-flag/],
     [['train', '--config', '/nonexistent/x.json'], /cannot read config file/],
     [[], /name a command/],
   ])('rejects %o with one line and exit status 2', (args, message) => {
