@@ -3,6 +3,7 @@
 // gradient sum into its own slot, meets the others at a barrier, then reduces and
 // applies SGD to its own slice of the parameters (reduce-scatter). The coordinator
 // never touches a gradient: its cost per step does not grow with the worker count.
+// Steps reach the threads through the step loop (step-loop.ts), evaluations as Piscina tasks.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
@@ -11,10 +12,12 @@ import type { Dataset } from './mnist.js';
 import { CLASSES } from './mnist.js';
 import { modelShape, type ModelShape } from './model.js';
 import {
-  CONTROL_WORDS, abortBarrier, resetBarrier,
-  type EvalResult, type EvalTask, type KernelKind, type StepResult, type StepTask, type WorkerData,
+  CONTROL_WORDS, RESULT_FIELDS,
+  type EvalResult, type EvalTask, type KernelKind, type StepResult, type WorkerData,
 } from './protocol.js';
+import { StepLoop } from './step-loop.js';
 import { UserError } from './errors.js';
+import { faultHookFromEnv } from './fault-hook.js';
 
 export interface EngineOptions {
   data: Dataset;
@@ -38,6 +41,11 @@ export interface StepStats {
   computeMs: number;
   /** Slowest worker's reduce + update of its parameter slice. */
   reduceMs: number;
+  /** Slowest worker's whole task (compute + barrier wait + reduce); wallMs minus this is the coordinator's share. */
+  busyMs: number;
+  /** Longest and mean barrier wait over the workers: load imbalance and late starts. */
+  waitMaxMs: number;
+  waitMeanMs: number;
 }
 
 export interface EvalStats {
@@ -62,8 +70,8 @@ export class Engine {
   readonly params: Float32Array;
   /** Sample order of the current epoch; the trainer shuffles it in place between epochs. */
   readonly order: Int32Array;
-  private readonly control: Int32Array;
   private readonly pool: Piscina;
+  private readonly loop: StepLoop;
 
   constructor(private readonly opts: EngineOptions) {
     this.shape = modelShape(opts.hidden);
@@ -71,10 +79,13 @@ export class Engine {
     const memory = allocateArena(this.plan);
     this.params = new Float32Array(memory.buffer, this.plan.params * 4, this.plan.paramCount);
     this.order = new Int32Array(new SharedArrayBuffer(opts.data.train.count * 4));
-    this.control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
+    const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
+    const command = new Float64Array(new SharedArrayBuffer(3 * 8));
+    const results = new Float64Array(new SharedArrayBuffer(opts.workers * RESULT_FIELDS * 8));
     const workerData: WorkerData = {
       memory, plan: this.plan, hidden: opts.hidden, kernels: opts.kernels,
-      train: opts.data.train, test: opts.data.test, order: this.order, control: this.control,
+      train: opts.data.train, test: opts.data.test, order: this.order, control, command, results,
+      faultHook: faultHookFromEnv(),
     };
     this.pool = new Piscina({
       filename: workerFile(),
@@ -84,6 +95,7 @@ export class Engine {
       idleTimeout: 2 ** 31 - 1,
       workerData,
     });
+    this.loop = new StepLoop(this.pool, opts.workers, control, command, results);
   }
 
   get workers(): number {
@@ -95,47 +107,36 @@ export class Engine {
     const maxRetries = this.opts.maxRetries ?? 3;
     for (let attempt = 0; ; attempt++) {
       const t0 = performance.now();
-      const settled = await Promise.allSettled(this.dispatchStep(lo, hi, lr));
-      const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-      if (!failure) {
-        const results = settled.map((s) => (s as PromiseFulfilledResult<StepResult>).value);
-        return {
-          lossSum: sum(results.map((r) => r.lossSum)),
-          correct: sum(results.map((r) => r.correct)),
-          samples: hi - lo,
-          wallMs: performance.now() - t0,
-          computeMs: Math.max(...results.map((r) => r.computeMs)),
-          reduceMs: Math.max(...results.map((r) => r.reduceMs)),
-        };
+      let results: StepResult[];
+      try {
+        results = await this.loop.step(lo, hi, lr / (hi - lo));
+      } catch (e) {
+        const error = e instanceof Error ? e : new Error(String(e));
+        if (attempt >= maxRetries) {
+          throw new UserError(`a worker failed ${attempt + 1} times in a row on the same step; last error: ${error.message}`);
+        }
+        this.opts.onRetry?.(attempt + 1, error);
+        continue;
       }
-      resetBarrier(this.control);
-      const error = failure.reason instanceof Error ? failure.reason : new Error(String(failure.reason));
-      if (attempt >= maxRetries) {
-        throw new UserError(`a worker failed ${attempt + 1} times in a row on the same step; last error: ${error.message}`);
-      }
-      this.opts.onRetry?.(attempt + 1, error);
+      return {
+        lossSum: sum(results.map((r) => r.lossSum)),
+        correct: sum(results.map((r) => r.correct)),
+        samples: hi - lo,
+        wallMs: performance.now() - t0,
+        computeMs: Math.max(...results.map((r) => r.computeMs)),
+        reduceMs: Math.max(...results.map((r) => r.reduceMs)),
+        busyMs: Math.max(...results.map((r) => r.computeMs + r.waitMs + r.reduceMs)),
+        waitMaxMs: Math.max(...results.map((r) => r.waitMs)),
+        waitMeanMs: sum(results.map((r) => r.waitMs)) / results.length,
+      };
     }
-  }
-
-  private dispatchStep(lo: number, hi: number, lr: number): Promise<StepResult>[] {
-    const n = hi - lo;
-    const shards = this.plan.slotCount;
-    return Array.from({ length: shards }, (_, slot) => {
-      const [a, b] = shardRange(slot, shards, n);
-      const task: StepTask = { slot, lo: lo + a, hi: lo + b, scale: lr / n };
-      return this.pool.run(task, { name: 'step' }).catch((e: unknown) => {
-        // Weights are untouched until every shard reaches the barrier; release the
-        // shards already waiting there so the whole step can be retried.
-        abortBarrier(this.control);
-        throw e;
-      });
-    });
   }
 
   /** Loss, accuracy and confusion matrix over a whole split, sharded across the workers. */
   async evaluate(split: 'train' | 'test'): Promise<EvalStats> {
     const count = this.opts.data[split].count;
     const shards = this.plan.slotCount;
+    await this.loop.stop(); // frees the threads for evaluation tasks
     const results: EvalResult[] = await Promise.all(
       Array.from({ length: shards }, (_, slot) => {
         const [lo, hi] = shardRange(slot, shards, count);
@@ -153,6 +154,7 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    await this.loop.stop();
     await this.pool.destroy();
   }
 }

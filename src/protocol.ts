@@ -2,6 +2,7 @@
 // start-up, what each task message carries (only ranges and scalars, never data), what
 // comes back, and the step barrier the workers meet at before the reduce-scatter.
 import type { ArenaPlan } from './arena.js';
+import type { FaultHook } from './fault-hook.js';
 import type { Split } from './mnist.js';
 
 export type KernelKind = 'ts' | 'wasm';
@@ -16,8 +17,14 @@ export interface WorkerData {
   test: Split;
   /** The current epoch's shuffled sample order, written by the coordinator between epochs. */
   order: Int32Array;
-  /** Barrier words, see below. */
+  /** Barrier and step-loop words, see below. */
   control: Int32Array;
+  /** The published step: [lo, hi, scale] (see StepTask). */
+  command: Float64Array;
+  /** RESULT_FIELDS numbers per slot, written by the step loop (see StepResult). */
+  results: Float64Array;
+  /** TEST HOOK: set only when THREADGRAD_INJECT_FAULT is (see fault-hook.ts). */
+  faultHook?: FaultHook;
 }
 
 export interface StepTask {
@@ -58,7 +65,24 @@ export interface EvalResult {
 export const ARRIVED = 0;
 export const GENERATION = 1;
 export const ABORT = 2;
-export const CONTROL_WORDS = 4;
+// The step loop (see src/step-loop.ts): the coordinator writes `command`, sets OPCODE and
+// bumps SEQUENCE; each worker runs its shard of it and counts itself into DONE.
+export const SEQUENCE = 3;
+export const OPCODE = 4;
+export const DONE = 5;
+export const CONTROL_WORDS = 8;
+
+export const OP_STEP = 0;
+export const OP_STOP = 1;
+
+/** Per-slot result record of the step loop, in StepResult's field order. */
+export const RESULT_FIELDS = 5;
+
+export interface ServeTask {
+  slot: number;
+  /** SEQUENCE when the loop was started: any later value is a command to run. */
+  sequence: number;
+}
 
 export class StepAborted extends Error {
   constructor() {

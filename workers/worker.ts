@@ -1,12 +1,17 @@
 // A Piscina worker: attaches to the shared arena and data once at start-up, then runs
-// `step` and `evaluate` tasks that carry only a slot number and a sample range.
+// either the step loop (`serve`, one long task per thread, see src/step-loop.ts) or
+// `evaluate` tasks that carry only a slot number and a sample range.
 import { workerData } from 'piscina';
-import { paramSlice } from '../src/arena.js';
+import { paramSlice, shardRange } from '../src/arena.js';
 import { loadKernels } from '../src/kernel-loader.js';
 import { modelShape } from '../src/model.js';
 import { evaluateRange, trainShard, type Net } from '../src/pass.js';
-import { barrier, type EvalResult, type EvalTask, type StepResult, type StepTask, type WorkerData } from '../src/protocol.js';
+import {
+  DONE, OPCODE, OP_STOP, RESULT_FIELDS, SEQUENCE, barrier,
+  type EvalResult, type EvalTask, type ServeTask, type StepResult, type StepTask, type WorkerData,
+} from '../src/protocol.js';
 import { CLASSES } from '../src/mnist.js';
+import { maybeCommitFault } from '../src/fault-hook.js';
 
 const data = workerData as WorkerData;
 const f = new Float32Array(data.memory.buffer);
@@ -17,9 +22,28 @@ const net: Net = {
   f,
 };
 
-export function step(task: StepTask): StepResult {
+/** Runs every step the coordinator publishes until it publishes OP_STOP. */
+export function serve({ slot, sequence }: ServeTask): void {
+  const { control, command, results } = data;
+  const shards = net.plan.slotCount;
+  for (;;) {
+    Atomics.wait(control, SEQUENCE, sequence);
+    const next = Atomics.load(control, SEQUENCE);
+    if (next === sequence) continue;
+    sequence = next;
+    if (Atomics.load(control, OPCODE) === OP_STOP) return;
+    const [a, b] = shardRange(slot, shards, command[1] - command[0]);
+    const r = step({ slot, lo: command[0] + a, hi: command[0] + b, scale: command[2] });
+    results.set([r.lossSum, r.correct, r.computeMs, r.waitMs, r.reduceMs], slot * RESULT_FIELDS);
+    if (Atomics.add(control, DONE, 1) === shards - 1) Atomics.notify(control, DONE);
+  }
+}
+
+/** Forward + backward of one shard into its gradient slot, then, once every shard is in, SGD on this slot's parameter slice. */
+function step(task: StepTask): StepResult {
   const t0 = performance.now();
   const { lossSum, correct } = trainShard(net, task.slot, data.train, data.order, task.lo, task.hi);
+  maybeCommitFault(data.faultHook, task.slot, net.plan.slotCount); // TEST HOOK, inert unless THREADGRAD_INJECT_FAULT is set
   const t1 = performance.now();
   barrier(data.control, net.plan.slotCount);
   const t2 = performance.now();
