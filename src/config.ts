@@ -3,6 +3,7 @@
 // and every value, whatever its source, goes through the same validation so that a bad
 // one is reported once, by name, with where it came from.
 import { readFileSync } from 'node:fs';
+import { CHECKPOINT_EVERY_FORMS, parseCheckpointEvery } from './checkpoint.js';
 import { UserError } from './errors.js';
 import type { KernelKind } from './protocol.js';
 
@@ -27,6 +28,10 @@ export interface TrainConfig {
   /** Use only the first N training / test samples (quick runs). */
   trainLimit?: number;
   testLimit?: number;
+  /** Where to save checkpoints; none unless set (an interrupt then saves to RESCUE_CHECKPOINT). */
+  checkpoint?: string;
+  /** When to save to `checkpoint`, besides at the end: see parseCheckpointEvery. */
+  checkpointEvery: string;
 }
 
 export const DEFAULTS: TrainConfig = {
@@ -39,6 +44,7 @@ export const DEFAULTS: TrainConfig = {
   seed: 42,
   kernels: 'ts',
   chunk: 256,
+  checkpointEvery: 'epoch',
 };
 
 type Parser = (value: unknown, where: string) => unknown;
@@ -106,6 +112,11 @@ export const SCHEMA: Record<keyof TrainConfig, Parser> = {
   testLabels: text,
   trainLimit: int(1, 1_000_000_000),
   testLimit: int(1, 1_000_000_000),
+  checkpoint: text,
+  checkpointEvery: (v, where) => {
+    if ((typeof v === 'string' || typeof v === 'number') && parseCheckpointEvery(String(v))) return String(v).trim().toLowerCase();
+    throw usage(`${where} must be ${CHECKPOINT_EVERY_FORMS}, got ${show(v)}`);
+  },
 };
 
 const KEYS = Object.keys(SCHEMA) as (keyof TrainConfig)[];

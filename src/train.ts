@@ -1,14 +1,16 @@
 // The training loop: every epoch reshuffles the sample order with the seeded RNG, walks
 // it in mini-batches (or in one full batch), and reports loss and accuracy so that a
 // user can stop at a plateau.
+import { checkResumable, checkWritable, parseCheckpointEvery, writeCheckpoint, type Checkpoint, type CheckpointHeader } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
-import { Engine, type EvalStats } from './engine.js';
+import { Engine, type EvalStats, type StepStats } from './engine.js';
 import { UserError } from './errors.js';
 import type { Logger } from './log.js';
 import { dataPaths, head, loadMnist, type Dataset } from './mnist.js';
-import { initParams } from './model.js';
+import { initParams, modelShape } from './model.js';
 import { Progress } from './progress.js';
-import { Rng } from './rng.js';
+import { Rng, type RngState } from './rng.js';
+import { RESCUE_CHECKPOINT, exitCodeFor, resumeCommand } from './signals.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -46,54 +48,149 @@ export function batchSizeOf(cfg: TrainConfig, trainCount: number): number {
   return cfg.fullBatch ? trainCount : Math.min(cfg.batchSize, trainCount);
 }
 
-export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadDataset(cfg)): Promise<TrainResult> {
+/**
+ * A batch whose mean cross-entropy exceeds this has logits ~100 apart on wrong answers:
+ * the weights have blown up. Too high a learning rate rarely reaches NaN: the ReLUs die
+ * first and the loss settles at a finite, useless value, so NaN alone would miss it.
+ * Healthy runs stay below 10.
+ */
+export const EXPLODED_LOSS = 100;
+
+export interface RunOptions {
+  /** Continue from this checkpoint instead of initialising; cfg must already hold its settings (see commands/train.ts). */
+  resume?: Checkpoint;
+  /** Polled after every step: a signal name stops the run with a checkpoint (see signals.ts). */
+  stopRequested?: () => NodeJS.Signals | undefined;
+  /** Called after each epoch's evaluation. */
+  onEpoch?: (record: EpochRecord) => void;
+}
+
+/** Where training stands: the epoch to continue, its steps done and their sums, and the RNG state before its shuffle. */
+interface Position {
+  epoch: number;
+  step: number;
+  lossSum: number;
+  correct: number;
+  rng: RngState;
+}
+
+export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadDataset(cfg), run: RunOptions = {}): Promise<TrainResult> {
+  const n = data.train.count;
+  const batch = batchSizeOf(cfg, n);
+  const steps = Math.ceil(n / batch);
+  if (run.resume) checkResumable(run.resume, modelShape(cfg.hidden).sizes, n, batch);
+  if (cfg.checkpoint) checkWritable(cfg.checkpoint);
+  const every = parseCheckpointEvery(cfg.checkpointEvery) ?? { unit: 'end' };
   const engine = new Engine({
     data, hidden: cfg.hidden, workers: cfg.workers, kernels: cfg.kernels, chunk: cfg.chunk,
     onRetry: (attempt, error) => log.warn({ attempt, error: error.message }, 'a worker failed mid-step; retrying the step'),
   });
   const progress = new Progress();
+  const where = (at: { epoch: number; step: number }): string =>
+    at.step === 0 ? `the start of epoch ${at.epoch}` : `epoch ${at.epoch}, step ${at.step} of ${steps}`;
+  let lastSaved = run.resume && `${run.resume.path} (${where(run.resume.header)})`;
+  // A step's loss measures the weights from before its update, so a save due after a step
+  // waits here, with a copy of the weights, until the next loss has vetted them.
+  let pending: { at: Position; params: Float32Array } | undefined;
+
+  const save = (path: string, at: Position, params: Float32Array = engine.params): void => {
+    if (!params.every(Number.isFinite)) throw diverged(`after ${where(at)} the weights are no longer finite`);
+    const header: CheckpointHeader = {
+      sizes: engine.shape.sizes, epoch: at.epoch, step: at.step, epochLossSum: at.lossSum, epochCorrect: at.correct,
+      trainCount: n, batchSize: batch, optimizer: { kind: 'sgd', lr: cfg.lr }, rng: at.rng, config: cfg, savedAt: new Date().toISOString(),
+    };
+    writeCheckpoint(path, header, params);
+    lastSaved = `${path} (${where(at)})`;
+    log.info({ checkpoint: path, epoch: at.epoch, step: at.step }, 'checkpoint saved');
+  };
+  /** Stop at once on an exploded loss, before any save can store the weights behind it. */
+  const vet = (meanLoss: number, what: string): void => {
+    if (!(meanLoss <= EXPLODED_LOSS)) {
+      progress.clear();
+      throw diverged(`${what} is ${meanLoss.toPrecision(3)} per sample (a blind guess scores ln 10 = 2.3)`);
+    }
+    if (pending && cfg.checkpoint) save(cfg.checkpoint, pending.at, pending.params);
+    pending = undefined;
+  };
+  const diverged = (what: string): UserError =>
+    new UserError(
+      `training diverged: ${what}; the learning rate ${cfg.lr} is probably too high (try 0.1 or lower); ` +
+        (lastSaved ? `kept the last good checkpoint ${lastSaved}` : 'no checkpoint was saved'),
+    );
+  /** Save where training stands (to the rescue file without --checkpoint) and say how to go on. */
+  const stopWith = (stopped: string, at: Position, exitCode: number): UserError => {
+    progress.clear();
+    const path = cfg.checkpoint ?? RESCUE_CHECKPOINT;
+    save(path, at);
+    return new UserError(`${stopped} at ${where(at)}; saved a checkpoint to ${path}; resume with: ${resumeCommand(path)}`, exitCode);
+  };
+
   try {
-    const rng = new Rng(cfg.seed);
-    initParams(engine.params, engine.shape, rng);
-    const n = data.train.count;
-    const batch = batchSizeOf(cfg, n);
-    const steps = Math.ceil(n / batch);
-    log.info({ train: n, test: data.test.count, batchSize: batch, stepsPerEpoch: steps, workers: cfg.workers, hidden: cfg.hidden, lr: cfg.lr, kernels: cfg.kernels }, 'training');
+    let at: Position;
+    if (run.resume) {
+      engine.params.set(run.resume.params);
+      const h = run.resume.header;
+      at = { epoch: h.epoch, step: h.step, lossSum: h.epochLossSum, correct: h.epochCorrect, rng: h.rng };
+    } else {
+      const rng = new Rng(cfg.seed);
+      initParams(engine.params, engine.shape, rng);
+      at = { epoch: 1, step: 0, lossSum: 0, correct: 0, rng: rng.state() };
+    }
+    log.info(
+      { train: n, test: data.test.count, batchSize: batch, stepsPerEpoch: steps, workers: cfg.workers, hidden: cfg.hidden, lr: cfg.lr, kernels: cfg.kernels,
+        ...(run.resume && { resumeFrom: run.resume.path, epoch: at.epoch, step: at.step }) },
+      'training',
+    );
     const epochs: EpochRecord[] = [];
     let test: EvalStats | undefined;
-    for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+    while (at.epoch <= cfg.epochs) {
+      const epoch = at.epoch;
+      // Shuffling from the state saved before the epoch's shuffle recreates its order, so a run resumed mid-epoch goes on with the same batches.
+      const rng = new Rng(at.rng);
       shuffleEpoch(engine.order, rng);
-      let lossSum = 0;
-      let correct = 0;
+      const firstStep = at.step;
       const t0 = performance.now();
-      for (let s = 0; s < steps; s++) {
+      for (let s = firstStep; s < steps; s++) {
         const lo = s * batch;
         const hi = Math.min(n, lo + batch);
-        const stats = await engine.step(lo, hi, cfg.lr);
-        if (!Number.isFinite(stats.lossSum)) {
-          progress.clear();
-          throw new UserError(
-            `training diverged at epoch ${epoch}, step ${s + 1}: the loss is ${stats.lossSum}; ` +
-              `the learning rate ${cfg.lr} is probably too high (try 0.1 or lower)`,
-          );
+        let stats: StepStats;
+        try {
+          stats = await engine.step(lo, hi, cfg.lr);
+        } catch (e) {
+          // The engine gave up after retries; the barrier kept the weights as they were before this step.
+          if (e instanceof UserError) throw stopWith(`${e.message}; stopped`, at, e.exitCode);
+          throw e;
         }
-        lossSum += stats.lossSum;
-        correct += stats.correct;
-        const seen = hi;
-        progress.update(seen, n, `epoch ${epoch}/${cfg.epochs} loss ${(lossSum / seen).toFixed(4)} ${rate(seen, t0)} samples/s`);
+        vet(stats.lossSum / (hi - lo), `at epoch ${epoch}, step ${s + 1} the mean loss`);
+        at = { ...at, step: s + 1, lossSum: at.lossSum + stats.lossSum, correct: at.correct + stats.correct };
+        if (cfg.checkpoint && every.unit === 'steps' && ((epoch - 1) * steps + at.step) % every.count === 0) {
+          pending = { at, params: engine.params.slice() };
+        }
+        progress.update(hi, n, `epoch ${epoch}/${cfg.epochs} loss ${(at.lossSum / hi).toFixed(4)} ${rate(hi - firstStep * batch, t0)} samples/s`);
+        const signal = run.stopRequested?.();
+        if (signal) throw stopWith(`stopped by ${signal}`, at, exitCodeFor(signal));
       }
       const seconds = (performance.now() - t0) / 1000;
+      const trained = n - Math.min(n, firstStep * batch);
       progress.clear();
       test = await engine.evaluate('test');
+      vet(data.test.count > 0 ? test.loss : 0, `after epoch ${epoch} the test loss`); // an empty test set vets nothing
       const record: EpochRecord = {
         epoch, steps, batchSize: batch,
-        loss: lossSum / n, trainAcc: correct / n, testLoss: test.loss, testAcc: test.accuracy,
-        seconds, samplesPerSec: n / seconds, msPerStep: (1000 * seconds) / steps, workers: cfg.workers,
+        loss: at.lossSum / n, trainAcc: at.correct / n, testLoss: test.loss, testAcc: test.accuracy,
+        seconds, samplesPerSec: trained / seconds, msPerStep: (1000 * seconds) / Math.max(1, steps - firstStep), workers: cfg.workers,
       };
       log.info(round(record), 'epoch');
       epochs.push(record);
+      run.onEpoch?.(record);
+      at = { epoch: epoch + 1, step: 0, lossSum: 0, correct: 0, rng: rng.state() };
+      const last = at.epoch > cfg.epochs;
+      if (cfg.checkpoint && (last || (every.unit === 'epochs' && epoch % every.count === 0))) save(cfg.checkpoint, at);
+      const signal = run.stopRequested?.();
+      if (signal && !last) throw stopWith(`stopped by ${signal}`, at, exitCodeFor(signal));
     }
-    return { epochs, test: test!, params: engine.params.slice() };
+    test ??= await engine.evaluate('test');
+    return { epochs, test, params: engine.params.slice() };
   } finally {
     progress.clear();
     await engine.close();

@@ -1,7 +1,11 @@
 // `threadgrad train`: the flags of every training setting, and the run itself.
 import type { Argv, CommandModule } from 'yargs';
-import { DEFAULTS, SCHEMA, envName, flagName, resolveConfig, type TrainConfig } from '../config.js';
+import { readCheckpoint, type Checkpoint } from '../checkpoint.js';
+import {
+  DEFAULTS, SCHEMA, configFromEnv, configFromFlags, envName, flagName, readConfigFile, resolveConfig, type TrainConfig,
+} from '../config.js';
 import { createLogger } from '../log.js';
+import { RESCUE_CHECKPOINT, StopRequests } from '../signals.js';
 import { train } from '../train.js';
 
 const HELP: Record<keyof TrainConfig, string> = {
@@ -21,6 +25,8 @@ const HELP: Record<keyof TrainConfig, string> = {
   testLabels: 'test labels IDX file (overrides --data-dir)',
   trainLimit: 'use only the first N training samples',
   testLimit: 'use only the first N test samples',
+  checkpoint: `save checkpoints to this file (replaced atomically); without it none are saved, but Ctrl-C or a failing worker saves to ./${RESCUE_CHECKPOINT}`,
+  checkpointEvery: 'when to save to --checkpoint besides at the end: "epoch", "<N>e" (every N epochs), "<N>" (every N steps) or "end"',
 };
 
 /** Declares every training setting as a flag; no yargs defaults, so unset flags fall through to env, config file, defaults. */
@@ -41,17 +47,35 @@ export function configOf(argv: Record<string, unknown>): TrainConfig {
   return resolveConfig({ flags: argv, env: process.env, file: argv.config as string | undefined });
 }
 
+/**
+ * A resumed run keeps the checkpoint's settings except those given now by flag, env or
+ * config file, and goes on saving to the file it resumed from unless told otherwise.
+ */
+function resumedConfigOf(argv: Record<string, unknown>, ckpt: Checkpoint): TrainConfig {
+  const explicit = { ...(argv.config ? readConfigFile(argv.config as string) : {}), ...configFromEnv(process.env), ...configFromFlags(argv) };
+  const cfg: TrainConfig = { ...DEFAULTS, ...ckpt.header.config, ...explicit };
+  cfg.checkpoint ??= ckpt.path;
+  return cfg;
+}
+
 async function run(argv: Record<string, unknown>): Promise<void> {
-  const cfg = configOf(argv);
+  const resume = argv.resume === undefined ? undefined : readCheckpoint(argv.resume as string);
+  const cfg = resume ? resumedConfigOf(argv, resume) : configOf(argv);
   const log = createLogger();
+  const stop = new StopRequests((signal) => log.warn(`${signal}: stopping after the current step to save a checkpoint (repeat to quit at once)`));
   const t0 = performance.now();
-  const result = await train(cfg, log);
-  const seconds = (performance.now() - t0) / 1000;
-  const last = result.epochs[result.epochs.length - 1];
-  process.stdout.write(
-    `test accuracy ${(100 * result.test.accuracy).toFixed(2)}% after ${cfg.epochs} epoch(s) ` +
-      `(${seconds.toFixed(1)} s, ${cfg.workers} worker(s), ${Math.round(last.samplesPerSec)} samples/s)\n`,
-  );
+  try {
+    const result = await train(cfg, log, undefined, { resume, stopRequested: stop.requested });
+    const seconds = (performance.now() - t0) / 1000;
+    const last = result.epochs[result.epochs.length - 1];
+    const speed = last ? `, ${Math.round(last.samplesPerSec)} samples/s` : ', nothing left to train: raise --epochs to go on';
+    process.stdout.write(
+      `test accuracy ${(100 * result.test.accuracy).toFixed(2)}% after ${cfg.epochs} epoch(s) ` +
+        `(${seconds.toFixed(1)} s, ${cfg.workers} worker(s)${speed})\n`,
+    );
+  } finally {
+    stop.dispose();
+  }
 }
 
 export const trainCommand: CommandModule<object, Record<string, unknown>> = {
@@ -59,9 +83,15 @@ export const trainCommand: CommandModule<object, Record<string, unknown>> = {
   describe: 'train the MLP on MNIST and report test accuracy per epoch',
   builder: (y) =>
     trainOptions(y)
+      .option('resume', {
+        describe: 'continue from a checkpoint with its settings, saving on to it (or to --checkpoint); settings given here override them, except --hidden',
+        requiresArg: true, type: 'string',
+      })
       .example('$0 train', '5 epochs, batch 64, 2 workers on the bundled MNIST')
       .example('$0 train --workers 4 --epochs 10', 'more threads, more passes')
       .example('$0 train --full-batch --lr 0.5 --epochs 50', 'one update per pass over the data')
-      .example('$0 train --config config/default.json', 'settings from a file') as Argv<Record<string, unknown>>,
+      .example('$0 train --config config/default.json', 'settings from a file')
+      .example('$0 train --checkpoint runs/mnist.ckpt --checkpoint-every 500', 'save every 500 steps and at the end')
+      .example('$0 train --resume runs/mnist.ckpt --epochs 10', 'continue a run, up to 10 epochs in all') as Argv<Record<string, unknown>>,
   handler: (argv) => run(argv),
 };

@@ -1,0 +1,42 @@
+// TEST HOOK for the step retry; inert unless THREADGRAD_INJECT_FAULT is set:
+//   THREADGRAD_INJECT_FAULT=throw:step=3          the last shard throws during the 3rd step
+//   THREADGRAD_INJECT_FAULT=exit:step=3:times=9   its thread calls process.exit(), on 9 attempts in a row
+// `step` counts from 1 the steps one Engine has started (a retry counts as one more, so
+// with times=K the fault hits attempts step..step+K-1). The fault strikes after the shard's
+// forward/backward pass and before the barrier, while the other shards wait there: the
+// case a retry must survive. With `times` above the engine's retry limit the run gives up.
+import { UserError } from './errors.js';
+
+export const FAULT_ENV = 'THREADGRAD_INJECT_FAULT';
+
+export interface FaultHook {
+  kind: 'throw' | 'exit';
+  step: number;
+  times: number;
+  /** How often the last shard has started a step, retries included. Shared memory, so that
+   * every thread, and the thread Piscina starts in place of one that exited, counts on. */
+  seen: Int32Array;
+}
+
+/** Parsed by the coordinator (a typo is a usage error) and handed to the workers in workerData. */
+export function faultHookFromEnv(env: NodeJS.ProcessEnv = process.env): FaultHook | undefined {
+  const text = env[FAULT_ENV];
+  if (text === undefined || text === '') return undefined;
+  const m = /^(throw|exit):step=([1-9]\d*)(?::times=([1-9]\d*))?$/.exec(text);
+  if (!m) throw new UserError(`${FAULT_ENV}=${JSON.stringify(text)} is not of the form throw|exit:step=N[:times=K]`, 2);
+  return {
+    kind: m[1] as FaultHook['kind'],
+    step: Number(m[2]),
+    times: m[3] === undefined ? 1 : Number(m[3]),
+    seen: new Int32Array(new SharedArrayBuffer(4)),
+  };
+}
+
+/** Worker side, called between a shard's backward pass and the barrier. */
+export function maybeCommitFault(hook: FaultHook | undefined, slot: number, shards: number): void {
+  if (!hook || slot !== shards - 1) return;
+  const attempt = Atomics.add(hook.seen, 0, 1) + 1;
+  if (attempt < hook.step || attempt >= hook.step + hook.times) return;
+  if (hook.kind === 'exit') process.exit(70);
+  throw new Error(`injected fault (${FAULT_ENV}): this shard threw on purpose`);
+}

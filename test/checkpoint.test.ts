@@ -1,0 +1,104 @@
+// The checkpoint file: it round-trips bit for bit, is replaced atomically, and every kind
+// of damage is reported as what it is (not a checkpoint, newer version, truncated, corrupt).
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  FORMAT_VERSION, checkResumable, decodeCheckpoint, encodeCheckpoint, parseCheckpointEvery, readCheckpoint, writeCheckpoint,
+  type CheckpointHeader,
+} from '../src/checkpoint.js';
+import { DEFAULTS, resolveConfig } from '../src/config.js';
+import { UserError } from '../src/errors.js';
+import { modelShape } from '../src/model.js';
+import { tempDir } from './synthetic.js';
+
+const shape = modelShape([8, 4]);
+
+function sample(): { header: CheckpointHeader; params: Float32Array } {
+  const params = new Float32Array(shape.paramCount).map((_, i) => Math.sin(i) * 1e-3);
+  params[5] = -0; // bit-exactness, not just equality
+  const header: CheckpointHeader = {
+    sizes: shape.sizes, epoch: 2, step: 7, epochLossSum: 12.25, epochCorrect: 90, trainCount: 480, batchSize: 16,
+    optimizer: { kind: 'sgd', lr: 0.1 }, rng: [1, 2, 3, 0xffffffff], config: { ...DEFAULTS, hidden: [8, 4], lr: 0.1 },
+    savedAt: '2025-01-01T00:00:00.000Z',
+  };
+  return { header, params };
+}
+
+const decode = (bytes: Buffer) => decodeCheckpoint(bytes, 'x.ckpt');
+
+describe('checkpoint format', () => {
+  it('round-trips the header and every parameter bit', () => {
+    const { header, params } = sample();
+    const back = decode(encodeCheckpoint(header, params));
+    expect(back.header).toEqual(header);
+    expect(Buffer.from(back.params.buffer).equals(Buffer.from(params.buffer))).toBe(true);
+  });
+
+  it('writes atomically into a new folder and replaces the old file, leaving no temp file', () => {
+    const dir = join(tempDir(), 'runs');
+    const path = join(dir, 'a.ckpt');
+    const { header, params } = sample();
+    writeCheckpoint(path, header, params);
+    writeCheckpoint(path, { ...header, step: 8 }, params);
+    expect(readCheckpoint(path).header.step).toBe(8);
+    expect(readdirSync(dir)).toEqual(['a.ckpt']);
+  });
+
+  it('names each kind of damage', () => {
+    const { header, params } = sample();
+    const good = encodeCheckpoint(header, params);
+    const damaged = (edit: (b: Buffer) => Buffer | void): Buffer => {
+      const b = Buffer.from(good);
+      return edit(b) ?? b;
+    };
+    const cases: [Buffer, RegExp][] = [
+      [Buffer.from('{"epochs": 3}'), /not a threadgrad checkpoint/],
+      [good.subarray(0, 6), /not a threadgrad checkpoint/],
+      [damaged((b) => void b.writeUInt32LE(FORMAT_VERSION + 1, 8)), /is a version 2 checkpoint; this threadgrad reads version 1 only/],
+      [good.subarray(0, 12), /truncated/],
+      [good.subarray(0, good.length - 100), /truncated: it has only \d+ bytes of the \d+ its header promises/],
+      [good.subarray(0, good.length - 1), /truncated/],
+      [Buffer.concat([good, Buffer.from([0])]), /corrupt checkpoint \(1 unexpected bytes at the end\)/],
+      [damaged((b) => void (b[b.length - 50] ^= 0x10)), /corrupt checkpoint \(checksum mismatch\)/],
+      [damaged((b) => void (b[20] ^= 0x01)), /corrupt checkpoint/],
+    ];
+    for (const [bytes, message] of cases) {
+      expect(() => decode(bytes)).toThrow(UserError);
+      expect(() => decode(bytes)).toThrow(message);
+    }
+  });
+
+  it('reports a missing file as a user error', () => {
+    expect(() => readCheckpoint(join(tempDir(), 'none.ckpt'))).toThrow(/cannot read checkpoint .*none\.ckpt: ENOENT/);
+  });
+
+  it('refuses to resume with other layer sizes, or mid-epoch with other batches', () => {
+    const { header, params } = sample();
+    const ckpt = { path: 'x.ckpt', header, params };
+    expect(() => checkResumable(ckpt, modelShape([8, 4]).sizes, 480, 16)).not.toThrow();
+    expect(() => checkResumable(ckpt, modelShape([16]).sizes, 480, 16)).toThrow(/holds a 784-8-4-10 network but the settings ask for 784-16-10/);
+    expect(() => checkResumable(ckpt, shape.sizes, 480, 32)).toThrow(/stopped mid-epoch \(step 7\) .* batches of 16.* batches of 32/);
+    // At an epoch boundary nothing refers to the old batches.
+    expect(() => checkResumable({ ...ckpt, header: { ...header, step: 0 } }, shape.sizes, 100, 32)).not.toThrow();
+  });
+});
+
+describe('--checkpoint-every', () => {
+  it.each([
+    ['epoch', { unit: 'epochs', count: 1 }],
+    ['3e', { unit: 'epochs', count: 3 }],
+    ['500', { unit: 'steps', count: 500 }],
+    ['end', { unit: 'end' }],
+  ])('reads %s', (text, every) => expect(parseCheckpointEvery(text)).toEqual(every));
+
+  it.each(['0', '-1', 'e', '2x', '1.5', 'epochs', ''])('refuses %o', (text) => expect(parseCheckpointEvery(text)).toBeUndefined());
+
+  it('is validated like every setting, from any source', () => {
+    expect(resolveConfig({ flags: { checkpointEvery: '2E' } }).checkpointEvery).toBe('2e');
+    expect(() => resolveConfig({ flags: { checkpointEvery: 'often' } })).toThrow(/--checkpoint-every must be "epoch", "<N>e".*got "often"/);
+    const dir = tempDir();
+    writeFileSync(join(dir, 'c.json'), JSON.stringify({ checkpointEvery: 250, checkpoint: 'runs/x.ckpt' }));
+    expect(resolveConfig({ file: join(dir, 'c.json') })).toMatchObject({ checkpointEvery: '250', checkpoint: 'runs/x.ckpt' });
+  });
+});

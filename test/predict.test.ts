@@ -1,0 +1,154 @@
+// `eval` and `predict`: the PNG reader undoes every row filter and colour type it claims,
+// and predict's own forward pass agrees with the worker pool's evaluation image by image.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../src/config.js';
+import { UserError } from '../src/errors.js';
+import { encodeIdx } from '../src/idx.js';
+import { decodePng } from '../src/png.js';
+import { train } from '../src/train.js';
+import { expectOneLineError, runCli, silentLog, syntheticData, tempDir, writeDataDir } from './synthetic.js';
+
+const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
+
+/** A PNG writer for the tests, straight from the spec; row y uses filter rowFilter(y). */
+function encodePng(width: number, height: number, colorType: number, samples: Uint8Array, rowFilter: (y: number) => number = () => 0, bitDepth = 8, interlace = 0): Buffer {
+  const bpp = CHANNELS[colorType] ?? 1;
+  const stride = width * bpp;
+  const raw = Buffer.alloc(height * (stride + 1));
+  for (let y = 0; y < height; y++) {
+    const filter = rowFilter(y);
+    raw[y * (stride + 1)] = filter;
+    for (let x = 0; x < stride; x++) {
+      const at = (yy: number, xx: number): number => (yy >= 0 && xx >= 0 ? samples[yy * stride + xx] : 0);
+      const a = at(y, x - bpp);
+      const b = at(y - 1, x);
+      const c = at(y - 1, x - bpp);
+      const p = a + b - c;
+      const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
+      const predictor = [0, a, b, (a + b) >> 1, paeth][filter];
+      raw[y * (stride + 1) + 1 + x] = (samples[y * stride + x] - predictor) & 0xff;
+    }
+  }
+  const chunk = (type: string, body: Buffer): Buffer => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(body.length, 0);
+    head.write(type, 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), body])));
+    return Buffer.concat([head, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([bitDepth, colorType, 0, 0, interlace], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** Repeat each gray value over the channels of a colour type, with the given alpha. */
+function widen(gray: Uint8Array, colorType: number, alpha = 255): Uint8Array {
+  const out: number[] = [];
+  for (const v of gray) out.push(...({ 0: [v], 2: [v, v, v], 4: [v, alpha], 6: [v, v, v, alpha] } as Record<number, number[]>)[colorType]);
+  return Uint8Array.from(out);
+}
+
+const noise = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 97 + ((i * i) % 13) * 31) & 0xff);
+
+describe('PNG reader', () => {
+  const gray = noise(28 * 28);
+
+  it.each([0, 1, 2, 3, 4])('undoes row filter %i', (filter) => {
+    expect(decodePng(encodePng(28, 28, 0, gray, () => filter), 'x.png').pixels).toEqual(gray);
+  });
+
+  it.each([[0], [2], [4], [6]])('reads colour type %i, every filter mixed', (colorType) => {
+    const png = encodePng(28, 28, colorType, widen(gray, colorType), (y) => y % 5);
+    expect(decodePng(png, 'x.png')).toEqual({ width: 28, height: 28, pixels: gray });
+  });
+
+  it('lays transparency over black and turns colour into luminance', () => {
+    const transparent = encodePng(2, 1, 6, Uint8Array.from([255, 255, 255, 0, 255, 255, 255, 128]));
+    expect(decodePng(transparent, 'x.png').pixels).toEqual(Uint8Array.from([0, 128]));
+    const red = encodePng(1, 1, 2, Uint8Array.from([255, 0, 0]));
+    expect(decodePng(red, 'x.png').pixels).toEqual(Uint8Array.from([76]));
+  });
+
+  it.each([
+    ['a corrupt chunk', () => { const b = encodePng(28, 28, 0, gray); b[45] ^= 1; return b; }, /x\.png: corrupt PNG \(IDAT chunk fails its CRC\)/],
+    ['a truncated file', () => encodePng(28, 28, 0, gray).subarray(0, 60), /x\.png: truncated PNG/],
+    ['16-bit samples', () => encodePng(28, 28, 0, gray, () => 0, 16), /unsupported PNG \(bit depth 16, colour type 0\)/],
+    ['a palette', () => encodePng(28, 28, 3, gray), /unsupported PNG \(bit depth 8, colour type 3\)/],
+    ['interlacing', () => encodePng(28, 28, 0, gray, () => 0, 8, 1), /unsupported PNG .*interlaced/],
+    ['something else', () => Buffer.from('GIF89a....'), /x\.png: not a PNG file/],
+  ])('refuses %s', (_, make, message) => {
+    expect(() => decodePng(make(), 'x.png')).toThrow(UserError);
+    expect(() => decodePng(make(), 'x.png')).toThrow(message);
+  });
+});
+
+describe('eval and predict', () => {
+  // Heavy speckle makes some digits ambiguous, so the confusion matrix has off-diagonal counts.
+  const data = syntheticData(600, 150, 0.45);
+  const dir = writeDataDir(tempDir(), data);
+  const ckpt = join(dir, 'model.ckpt');
+  const testImages = join(dir, 't10k-images-idx3-ubyte');
+  const image0 = data.test.images.slice(0, 784);
+
+  beforeAll(async () => {
+    await train({ ...DEFAULTS, dataDir: dir, hidden: [32, 16], epochs: 1, batchSize: 32, checkpoint: ckpt }, silentLog, data);
+  });
+
+  it('predict classifies every image of an IDX file exactly as eval counts them', async () => {
+    const [evaluated, predicted] = await Promise.all([runCli(['eval', '--checkpoint', ckpt]), runCli(['predict', '--checkpoint', ckpt, testImages])]);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(predicted.code, predicted.stderr).toBe(0);
+    expect(evaluated.stdout).toMatch(/^checkpoint .*model\.ckpt: 784-32-16-10 network, 1 epoch\(s\) trained/);
+    const rows = evaluated.stdout.split('\n').filter((l) => /^ +\d( +\d+){10} /.test(l)).map((l) => l.trim().split(/ +/).slice(1, 11).map(Number));
+    expect(rows).toHaveLength(10);
+    const lines = predicted.stdout.trim().split('\n').map((l) => l.split('\t'));
+    expect(lines).toHaveLength(150);
+    const counted = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
+    lines.forEach(([name, digit, probability], i) => {
+      expect(name).toBe(`${testImages}[${i}]`);
+      expect(Number(probability)).toBeGreaterThan(0.1);
+      expect(Number(probability)).toBeLessThanOrEqual(1);
+      counted[data.test.labels[i]][Number(digit)]++;
+    });
+    expect(counted).toEqual(rows);
+    expect(rows.some((row, truth) => row.some((count, guess) => guess !== truth && count > 0))).toBe(true);
+    const correct = rows.reduce((sum, row, d) => sum + row[d], 0);
+    expect(evaluated.stdout).toContain(`test accuracy ${((100 * correct) / 150).toFixed(2)}% (${correct}/150)`);
+  });
+
+  it('a PNG of an image gets the same answer as the image in its IDX file, in gray, colour or inverted', async () => {
+    const files = {
+      gray: join(dir, 'gray.png'), rgba: join(dir, 'rgba.png'), inverted: join(dir, 'inverted.png'), single: join(dir, 'single-idx'),
+    };
+    writeFileSync(files.gray, encodePng(28, 28, 0, image0, (y) => y % 5));
+    writeFileSync(files.rgba, encodePng(28, 28, 6, widen(image0, 6)));
+    writeFileSync(files.inverted, encodePng(28, 28, 0, image0.map((v) => 255 - v)));
+    writeFileSync(files.single, encodeIdx([28, 28], image0));
+    const [plain, inverted, idx] = await Promise.all([
+      runCli(['predict', '--checkpoint', ckpt, files.gray, files.rgba, files.single]),
+      runCli(['predict', '--checkpoint', ckpt, '--invert', files.inverted]),
+      runCli(['predict', '--checkpoint', ckpt, testImages]),
+    ]);
+    const answer = idx.stdout.split('\n')[0].split('\t').slice(1).join('\t');
+    expect(plain.stdout).toBe(`${files.gray}\t${answer}\n${files.rgba}\t${answer}\n${files.single}\t${answer}\n`);
+    expect(inverted.stdout).toBe(`${files.inverted}\t${answer}\n`);
+  });
+
+  it.each([
+    ['a PNG of another size', () => encodePng(32, 20, 0, noise(640)), /wrong\.img is 32x20 pixels; predict needs 28x28 images/],
+    ['IDX data of another shape', () => encodeIdx([3, 10, 10], new Uint8Array(300)), /wrong\.img holds IDX data of shape 3x10x10; predict needs Nx28x28 images/],
+    ['a corrupt PNG', () => { const b = encodePng(28, 28, 0, image0); b[50] ^= 1; return b; }, /wrong\.img: corrupt PNG/],
+  ])('predict refuses %s', async (_, make, message) => {
+    writeFileSync(join(dir, 'wrong.img'), make());
+    expectOneLineError(await runCli(['predict', '--checkpoint', ckpt, join(dir, 'wrong.img')]), message);
+  });
+});

@@ -1,0 +1,130 @@
+// Nothing lost: a run stopped anywhere (mid-epoch, at the last step, between epochs) and
+// resumed from its checkpoint ends with the very same weights, bit for bit, as a run that
+// was never stopped; Ctrl-C and SIGTERM on the real command line do exactly that.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readCheckpoint } from '../src/checkpoint.js';
+import { DEFAULTS, type TrainConfig } from '../src/config.js';
+import { UserError } from '../src/errors.js';
+import { train, type TrainResult } from '../src/train.js';
+import { runCli, silentLog, syntheticData, tempDir, writeDataDir } from './synthetic.js';
+
+const data = syntheticData(480, 120); // 30 steps per epoch at batch 16
+const base: TrainConfig = { ...DEFAULTS, epochs: 2, batchSize: 16, hidden: [32, 16], workers: 2, seed: 7 };
+
+const bits = (params: Float32Array): Buffer => Buffer.from(params.buffer, params.byteOffset, params.byteLength);
+
+/** Asks to stop at the n-th time the loop looks (after every step, and after every epoch). */
+function stopAtPoll(n: number): () => NodeJS.Signals | undefined {
+  let polls = 0;
+  return () => (++polls === n ? 'SIGINT' : undefined);
+}
+
+/** Stop a run with a checkpoint, then resume it from the file with the settings saved there. */
+async function stopAndResume(cfg: TrainConfig, poll: number): Promise<{ error: UserError; resumed: TrainResult }> {
+  const path = join(tempDir(), 'run.ckpt');
+  const error = await train({ ...cfg, checkpoint: path }, silentLog, data, { stopRequested: stopAtPoll(poll) }).then(
+    () => expect.fail('the run should have stopped'),
+    (e: unknown) => e as UserError,
+  );
+  const ckpt = readCheckpoint(path);
+  const resumed = await train({ ...ckpt.header.config, epochs: cfg.epochs }, silentLog, data, { resume: ckpt });
+  return { error, resumed };
+}
+
+describe('resume', () => {
+  let clean: TrainResult;
+  beforeAll(async () => {
+    clean = await train(base, silentLog, data);
+  });
+
+  it.each([
+    [1, 'epoch 1, step 1 of 30'],
+    [7, 'epoch 1, step 7 of 30'],
+    [30, 'epoch 1, step 30 of 30'], // all steps done, the epoch's evaluation not yet
+    [31, 'the start of epoch 2'],
+    [45, 'epoch 2, step 14 of 30'],
+  ])('stopped at poll %i (%s) and resumed, the weights are bit-identical to an uninterrupted run', async (poll, where) => {
+    const { error, resumed } = await stopAndResume(base, poll);
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.exitCode).toBe(130);
+    expect(error.message).toMatch(new RegExp(`^stopped by SIGINT at ${where}; saved a checkpoint to .*run\\.ckpt; resume with: .*train --resume .*run\\.ckpt$`));
+    expect(bits(resumed.params).equals(bits(clean.params))).toBe(true);
+    // The epoch in progress reports the same loss as if it had never stopped.
+    const cleanLoss = new Map(clean.epochs.map((e) => [e.epoch, e.loss]));
+    for (const e of resumed.epochs) expect(e.loss).toBe(cleanLoss.get(e.epoch));
+  });
+
+  it('continues a finished run to more epochs as if it had been asked for them at the start', async () => {
+    const path = join(tempDir(), 'one.ckpt');
+    await train({ ...base, epochs: 1, checkpoint: path }, silentLog, data);
+    const ckpt = readCheckpoint(path);
+    expect(ckpt.header).toMatchObject({ epoch: 2, step: 0 });
+    const more = await train({ ...ckpt.header.config, epochs: 2 }, silentLog, data, { resume: ckpt });
+    expect(more.epochs.map((e) => e.epoch)).toEqual([2]);
+    expect(bits(more.params).equals(bits(clean.params))).toBe(true);
+  });
+
+  it.each([
+    ['7', 9], // global steps 7, 14, ..., 56 of 60, then the end
+    ['1e', 2],
+    ['epoch', 2],
+    ['end', 1],
+  ])('--checkpoint-every %s saves %i times', async (every, saves) => {
+    const records: { msg: string; step: number }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void records.push(JSON.parse(line)) });
+    const path = join(tempDir(), 'every.ckpt');
+    await train({ ...base, checkpoint: path, checkpointEvery: every }, log, data);
+    expect(records.filter((r) => r.msg === 'checkpoint saved')).toHaveLength(saves);
+    expect(readCheckpoint(path).header).toMatchObject({ epoch: 3, step: 0 });
+  });
+
+  it('saves nothing without --checkpoint', async () => {
+    const records: { msg: string }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void records.push(JSON.parse(line)) });
+    await train({ ...base, epochs: 1 }, log, data);
+    expect(records.filter((r) => r.msg === 'checkpoint saved')).toHaveLength(0);
+  });
+});
+
+describe('signals on the command line', () => {
+  const dir = writeDataDir(tempDir(), data);
+  const args = ['train', '--data-dir', dir, '--hidden', '32,16', '--batch-size', '16', '--epochs', '3', '--seed', '7', '--workers', '2'];
+  /** Send `signal` once the run logs that training has begun. */
+  const signalOnStart = (signal: NodeJS.Signals) => {
+    let sent = false;
+    return (text: string, child: { kill: (s: NodeJS.Signals) => boolean }) => {
+      if (!sent && text.includes('"msg":"training"')) sent = child.kill(signal);
+    };
+  };
+
+  it('Ctrl-C saves, exits 130 and prints the command that resumes to the same final weights', async () => {
+    const [clean, stopped] = await Promise.all([
+      runCli([...args, '--checkpoint', 'clean.ckpt'], { cwd: dir }),
+      runCli([...args, '--checkpoint', 'run.ckpt'], { cwd: dir, onStderr: signalOnStart('SIGINT') }),
+    ]);
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(stopped.code, stopped.stderr).toBe(130);
+    const last = stopped.stderr.trim().split('\n').pop()!;
+    expect(last).toMatch(/^threadgrad: error: stopped by SIGINT at .*; saved a checkpoint to run\.ckpt; resume with: node \S+cli\.js train --resume run\.ckpt$/);
+    const [, command] = last.split('resume with: ');
+    const resumed = await runCli(command.split(' ').slice(2), { cwd: dir });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/^test accuracy .* after 3 epoch\(s\)/);
+    const final = readCheckpoint(join(dir, 'run.ckpt'));
+    expect(final.header).toMatchObject({ epoch: 4, step: 0 });
+    expect(bits(final.params).equals(bits(readCheckpoint(join(dir, 'clean.ckpt')).params))).toBe(true);
+  });
+
+  it('SIGTERM without --checkpoint saves to the rescue file and exits 143', async () => {
+    const cwd = tempDir();
+    const r = await runCli(args, { cwd, onStderr: signalOnStart('SIGTERM') });
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stderr.trim().split('\n').pop()).toMatch(
+      /^threadgrad: error: stopped by SIGTERM at .*; saved a checkpoint to threadgrad-interrupted\.ckpt; resume with: .* train --resume threadgrad-interrupted\.ckpt$/,
+    );
+    expect(existsSync(join(cwd, 'threadgrad-interrupted.ckpt'))).toBe(true);
+  });
+});

@@ -1,0 +1,106 @@
+// Shared by the checkpoint, resume, fault, bad-input and predict tests: a small learnable
+// fake MNIST (each digit a bright bar at its own place, plus speckle noise) that trains in a
+// fraction of a second, written as IDX files when a test drives the real command line.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { afterAll, expect } from 'vitest';
+import { encodeIdx } from '../src/idx.js';
+import type { Dataset, Split } from '../src/mnist.js';
+
+export const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
+export const silentLog = pino({ level: 'silent' });
+
+/** `count` samples; `noise` is the share of speckled pixels, which makes some digits ambiguous. */
+export function syntheticSplit(count: number, seed: number, noise = 0.05): Split {
+  const images = new Uint8Array(new SharedArrayBuffer(count * 784));
+  const labels = new Uint8Array(new SharedArrayBuffer(count));
+  let x = seed >>> 0;
+  const random = (): number => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8) / 16777216;
+  for (let i = 0; i < count; i++) {
+    const digit = Math.floor(random() * 10);
+    labels[i] = digit;
+    const img = images.subarray(i * 784, (i + 1) * 784);
+    for (let p = 0; p < 784; p++) if (random() < noise) img[p] = Math.floor(255 * random());
+    const top = 2 + 12 * Math.floor(digit / 5);
+    const left = 2 + 5 * (digit % 5);
+    for (let r = top; r < top + 6; r++) for (let c = left; c < left + 4; c++) img[r * 28 + c] = 180 + Math.floor(75 * random());
+  }
+  return { images, labels, count };
+}
+
+export function syntheticData(trainCount = 480, testCount = 120, noise = 0.05): Dataset {
+  return { train: syntheticSplit(trainCount, 1, noise), test: syntheticSplit(testCount, 2, noise) };
+}
+
+const tempDirs: string[] = [];
+// Registered by every test file that imports this module: its temp folders go when it ends.
+afterAll(() => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'threadgrad-test-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Write the four IDX files under their MNIST names, so that `--data-dir dir` finds them. */
+export function writeDataDir(dir: string, data: Dataset): string {
+  const save = (name: string, split: Split): void => {
+    writeFileSync(join(dir, `${name}-images-idx3-ubyte`), encodeIdx([split.count, 28, 28], split.images));
+    writeFileSync(join(dir, `${name}-labels-idx1-ubyte`), encodeIdx([split.count], split.labels));
+  };
+  save('train', data.train);
+  save('t10k', data.test);
+  return dir;
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run `node dist/src/cli.js ...args` in `cwd`. `onStderr` sees stderr as it grows and gets
+ * the child, so a test can signal it at the right moment.
+ */
+export function runCli(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {},
+): Promise<CliResult> {
+  // The THREADGRAD_* settings of the shell running the tests must not leak into the runs.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('THREADGRAD_')));
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...env, ...opts.env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    opts.onStderr?.(stderr, child);
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/**
+ * The contract for bad input: non-zero status, one `threadgrad: error:` line and no stack
+ * trace. With `afterLogs`, JSON log lines of a run that had started may come before it.
+ */
+export function expectOneLineError(r: CliResult, message: RegExp, { afterLogs = false } = {}): void {
+  expect(r.code, r.stderr).not.toBe(0);
+  expect(r.code, r.stderr).not.toBeNull();
+  const lines = r.stderr.trim().split('\n');
+  const own = afterLogs ? lines.filter((l) => !l.startsWith('{')) : lines;
+  expect(own, r.stderr).toHaveLength(1);
+  expect(own[0]).toMatch(/^threadgrad: error: /);
+  expect(own[0]).toMatch(message);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+}
