@@ -5,12 +5,20 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UserError } from './errors.js';
 import { trainCommand } from './commands/train.js';
+import { evalCommand } from './commands/eval.js';
+import { predictCommand } from './commands/predict.js';
+import { benchCommand } from './commands/bench.js';
+import { compareBatchingCommand } from './commands/compare-batching.js';
 
 export function buildCli(args: string[]): Argv {
   return yargs(args)
     .scriptName('threadgrad')
     .usage('$0 <command> [options]\n\nData-parallel MLP training on MNIST across worker threads.')
     .command(trainCommand)
+    .command(evalCommand)
+    .command(predictCommand)
+    .command(benchCommand)
+    .command(compareBatchingCommand)
     .demandCommand(1, 'name a command, e.g. `threadgrad train`')
     .strict()
     .help()

@@ -1,0 +1,282 @@
+// Throughput and scaling benchmark: the same batches, from the same weights, on 1..N
+// workers. Every number in the report is derived from times measured in this run: the
+// coordinator's clock around a block of steps, and the per-step times the workers report.
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { Engine, type StepStats } from './engine.js';
+import type { Dataset } from './mnist.js';
+import { flopsPerSample, initParams, modelShape } from './model.js';
+import type { KernelKind } from './protocol.js';
+import { Rng } from './rng.js';
+import { lineChart, stackedBarChart } from './svg.js';
+import { shuffleEpoch } from './train.js';
+
+export interface BenchOptions {
+  hidden: number[];
+  kernels: KernelKind;
+  chunk: number;
+  seed: number;
+  lr: number;
+  workersList: number[];
+  batchSizes: number[];
+  /** Measured steps per repeat, after `warmup` unmeasured ones. */
+  steps: number;
+  warmup: number;
+  repeats: number;
+}
+
+/** One repeat of one (batch size, workers) cell: totals over its measured steps. */
+export interface Measurement {
+  steps: number;
+  samples: number;
+  /** Coordinator clock around the whole block of steps (the throughput clock). */
+  wallMs: number;
+  /** Sums over the steps of the per-step StepStats fields of the same name. */
+  computeMs: number;
+  reduceMs: number;
+  busyMs: number;
+  waitMaxMs: number;
+  /**
+   * Median over the steps of one step's own wall time minus its slowest worker task.
+   * Against the mean (from the sums) it tells a steady hand-off cost from occasional
+   * stalls, e.g. the coordinator thread waiting for a core that other processes hold.
+   */
+  coordinatorP50Ms: number;
+  /** Time this process's threads were ready to run but had no core (Linux schedstat; NaN elsewhere). */
+  cpuWaitMs: number;
+}
+
+export interface Cell {
+  batchSize: number;
+  workers: number;
+  repeats: Measurement[];
+}
+
+export interface BenchRow {
+  batchSize: number;
+  workers: number;
+  samplesPerSec: number;
+  /** samples/s over the 1-worker samples/s at the same batch size. */
+  speedup: number;
+  /** speedup / workers. */
+  efficiency: number;
+  /** Per step, milliseconds. waitDispatch = step - compute - reduce = barrier wait + coordinator. */
+  msPerStep: number;
+  computeMs: number;
+  waitDispatchMs: number;
+  reduceMs: number;
+  barrierWaitMs: number;
+  /** Step time not covered by the slowest worker's task: hand-off out and back, promise plumbing. */
+  coordinatorMs: number;
+  coordinatorShare: number;
+  coordinatorP50Ms: number;
+  /** Per step: how long our threads sat runnable without a core, i.e. how much other load skewed this cell. */
+  cpuWaitMs: number;
+  /** Dense-equivalent FLOP/s (no zero skipping) per worker, in units of 1e9. */
+  gflopsPerCore: number;
+}
+
+export interface BenchReport {
+  meta: Record<string, unknown>;
+  rows: BenchRow[];
+  cells: Cell[];
+}
+
+/** Sorted, de-duplicated worker counts, always with 1: speedup is relative to one worker. */
+export function withBaseline(workers: number[]): number[] {
+  return [...new Set([1, ...workers])].sort((a, b) => a - b);
+}
+
+/** 1, 2, 4, ... up to `max`, and `max` itself. */
+export function defaultWorkersList(max = availableParallelism()): number[] {
+  const list: number[] = [];
+  for (let w = 1; w < max; w *= 2) list.push(w);
+  return [...list, max];
+}
+
+const rate = (m: Measurement): number => (1000 * m.samples) / m.wallMs;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** The repeat with the median throughput (lower middle for an even count); its breakdown is reported whole so the parts add up. */
+export function medianRepeat(repeats: Measurement[]): Measurement {
+  if (repeats.length === 0) throw new Error('no repeats to summarise');
+  const sorted = [...repeats].sort((a, b) => rate(a) - rate(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+export function summarize(cells: Cell[], flops: number): BenchRow[] {
+  const rows = cells.map((c) => {
+    const m = medianRepeat(c.repeats);
+    const msPerStep = m.wallMs / m.steps;
+    const computeMs = m.computeMs / m.steps;
+    const reduceMs = m.reduceMs / m.steps;
+    const coordinatorMs = msPerStep - m.busyMs / m.steps;
+    const samplesPerSec = rate(m);
+    return {
+      batchSize: c.batchSize, workers: c.workers, samplesPerSec, speedup: NaN, efficiency: NaN,
+      msPerStep, computeMs, waitDispatchMs: msPerStep - computeMs - reduceMs, reduceMs,
+      barrierWaitMs: m.waitMaxMs / m.steps, coordinatorMs, coordinatorShare: coordinatorMs / msPerStep, coordinatorP50Ms: m.coordinatorP50Ms,
+      cpuWaitMs: m.cpuWaitMs / m.steps,
+      gflopsPerCore: (flops * samplesPerSec) / c.workers / 1e9,
+    };
+  });
+  for (const r of rows) {
+    const base = rows.find((b) => b.batchSize === r.batchSize && b.workers === 1);
+    if (!base) throw new Error(`no 1-worker measurement for batch size ${r.batchSize}`);
+    r.speedup = r.samplesPerSec / base.samplesPerSec;
+    r.efficiency = r.speedup / r.workers;
+  }
+  return rows;
+}
+
+/**
+ * Total time all threads of this process have spent runnable but waiting for a core,
+ * from the second field of /proc/self/task/<tid>/schedstat. On a machine shared with
+ * other work this is what separates our own overhead from being crowded out.
+ */
+export function runQueueWaitMs(): number {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        ns += Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
+      } catch {
+        // the thread ended between listing and reading
+      }
+    }
+    return ns / 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Runs warm-up then measured steps from freshly seeded weights and sample order. */
+export async function measure(engine: Engine, batchSize: number, opts: BenchOptions): Promise<Measurement> {
+  const rng = new Rng(opts.seed);
+  initParams(engine.params, engine.shape, rng);
+  shuffleEpoch(engine.order, rng);
+  const n = engine.order.length;
+  const b = Math.min(batchSize, n);
+  const perPass = Math.floor(n / b);
+  const step = (s: number): Promise<StepStats> => {
+    const lo = (s % perPass) * b;
+    return engine.step(lo, lo + b, opts.lr);
+  };
+  for (let s = 0; s < opts.warmup; s++) await step(s);
+  const m: Measurement = { steps: opts.steps, samples: opts.steps * b, wallMs: 0, computeMs: 0, reduceMs: 0, busyMs: 0, waitMaxMs: 0, coordinatorP50Ms: 0, cpuWaitMs: 0 };
+  const coordinator: number[] = [];
+  const cpuWait0 = runQueueWaitMs();
+  const t0 = performance.now();
+  for (let s = 0; s < opts.steps; s++) {
+    const st = await step(opts.warmup + s);
+    m.computeMs += st.computeMs;
+    m.reduceMs += st.reduceMs;
+    m.busyMs += st.busyMs;
+    m.waitMaxMs += st.waitMaxMs;
+    coordinator.push(st.wallMs - st.busyMs);
+  }
+  m.wallMs = performance.now() - t0;
+  m.cpuWaitMs = runQueueWaitMs() - cpuWait0;
+  m.coordinatorP50Ms = median(coordinator);
+  return m;
+}
+
+/**
+ * Every worker count keeps its own pool alive for the whole run, and the repeats go round
+ * all cells in turn, so that a slow spell on a shared machine hits every cell alike
+ * instead of one cell's every repeat.
+ */
+export async function runBench(data: Dataset, opts: BenchOptions, onCell?: (cell: Cell, repeat: number) => void): Promise<BenchReport> {
+  const workersList = withBaseline(opts.workersList);
+  const batchSizes = [...new Set(opts.batchSizes.map((b) => Math.min(b, data.train.count)))];
+  const engines = new Map<number, Engine>();
+  const cells: Cell[] = batchSizes.flatMap((batchSize) => workersList.map((workers) => ({ batchSize, workers, repeats: [] })));
+  try {
+    for (const workers of workersList) {
+      engines.set(workers, new Engine({ data, hidden: opts.hidden, workers, kernels: opts.kernels, chunk: opts.chunk }));
+    }
+    for (let r = 0; r < opts.repeats; r++) {
+      for (const cell of cells) {
+        cell.repeats.push(await measure(engines.get(cell.workers)!, cell.batchSize, opts));
+        onCell?.(cell, r);
+      }
+    }
+  } finally {
+    await Promise.all([...engines.values()].map((e) => e.close()));
+  }
+  const flops = flopsPerSample(modelShape(opts.hidden));
+  return {
+    meta: {
+      ...opts, workersList, batchSizes, trainSamples: data.train.count, flopsPerSample: flops,
+      flopsNote: 'dense-equivalent: every multiply-add of forward and backward counted, no zero skipping',
+      node: process.version, cpu: cpus()[0]?.model, cores: availableParallelism(), date: new Date().toISOString(),
+      // Other processes competing for the cores skew multi-worker cells most; this shows whether they were there.
+      loadAverage1mAtEnd: loadavg()[0],
+    },
+    rows: summarize(cells, flops),
+    cells,
+  };
+}
+
+const HEAD = ['batch', 'workers', 'samples/s', 'speedup', 'effic.', 'ms/step', 'compute', 'wait+disp', 'reduce', 'barrier', 'coord', 'coord%', 'coord p50', 'cpu wait', 'GFLOP/s/core'];
+
+export function formatTable(rows: BenchRow[]): string {
+  const body = rows.map((r) => [
+    String(r.batchSize), String(r.workers), Math.round(r.samplesPerSec).toLocaleString('en-US'),
+    r.speedup.toFixed(2) + 'x', (100 * r.efficiency).toFixed(0) + '%', r.msPerStep.toFixed(3),
+    r.computeMs.toFixed(3), r.waitDispatchMs.toFixed(3), r.reduceMs.toFixed(3), r.barrierWaitMs.toFixed(3),
+    r.coordinatorMs.toFixed(3), (100 * r.coordinatorShare).toFixed(1) + '%', r.coordinatorP50Ms.toFixed(3), r.cpuWaitMs.toFixed(3), r.gflopsPerCore.toFixed(2),
+  ]);
+  const widths = HEAD.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  const line = (cols: string[]): string => cols.map((c, i) => c.padStart(widths[i])).join('  ');
+  return [line(HEAD), ...body.map(line)].join('\n') + '\n';
+}
+
+export const TABLE_NOTE =
+  'Per-step times in ms. wait+disp = step - compute - reduce (barrier wait + coordinator); ' +
+  'coord = step - slowest worker task (dispatch and hand-back), mean and median over steps; barrier = longest wait at the barrier; ' +
+  'cpu wait = time our threads were ready but had no core (other load on the machine). ' +
+  'GFLOP/s are dense-equivalent (every multiply-add counted).\n';
+
+/** bench.json, speedup.svg and one breakdown-b<batch>.svg per batch size; returns the paths written. */
+export function writeBenchOutputs(report: BenchReport, dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  const put = (name: string, content: string): void => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    written.push(path);
+  };
+  put('bench.json', JSON.stringify(report, null, 2) + '\n');
+  const { rows } = report;
+  const workers = [...new Set(rows.map((r) => r.workers))];
+  const batches = [...new Set(rows.map((r) => r.batchSize))];
+  const kernels = String(report.meta.kernels);
+  put('speedup.svg', lineChart({
+    title: `Speedup over 1 worker (${kernels} kernels)`,
+    xLabel: 'workers', yLabel: 'speedup (samples/s ÷ 1-worker samples/s)',
+    series: [
+      ...batches.map((b) => ({ name: `batch ${b}`, points: rows.filter((r) => r.batchSize === b).map((r): [number, number] => [r.workers, r.speedup]) })),
+      { name: 'ideal', points: workers.map((w): [number, number] => [w, w]), dashed: true },
+    ],
+  }));
+  for (const b of batches) {
+    const rs = rows.filter((r) => r.batchSize === b);
+    put(`breakdown-b${b}.svg`, stackedBarChart({
+      title: `Time per step, batch ${b} (${kernels} kernels)`,
+      xLabel: 'workers', yLabel: 'ms per step',
+      categories: rs.map((r) => `${r.workers} worker${r.workers === 1 ? '' : 's'}`),
+      segments: [
+        { name: 'compute', values: rs.map((r) => r.computeMs) },
+        { name: 'wait + dispatch', values: rs.map((r) => r.waitDispatchMs) },
+        { name: 'reduce + update', values: rs.map((r) => r.reduceMs) },
+      ],
+    }));
+  }
+  return written;
+}

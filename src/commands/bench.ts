@@ -1,0 +1,90 @@
+// `threadgrad bench`: samples/s, speedup and per-step time breakdown for 1..N workers at
+// several batch sizes; prints a table and writes JSON and SVG charts. Model and data
+// settings share the train command's names and sources (flags > env > --config > defaults).
+import type { Argv, CommandModule } from 'yargs';
+import { defaultWorkersList, formatTable, runBench, TABLE_NOTE, writeBenchOutputs } from '../bench.js';
+import { DEFAULTS, envName, flagName, resolveConfig, type TrainConfig } from '../config.js';
+import { UserError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { loadDataset } from '../train.js';
+
+const SETTING_HELP: Partial<Record<keyof TrainConfig, string>> = {
+  hidden: 'hidden layer sizes, comma-separated',
+  kernels: 'math kernels: ts or wasm',
+  chunk: 'samples per kernel call inside a shard',
+  seed: 'seed for initialisation and shuffling',
+  lr: 'SGD learning rate',
+  workers: 'worker threads',
+  batchSize: 'samples per mini-batch update',
+  dataDir: 'folder with the four MNIST IDX files',
+  trainLimit: 'use only the first N training samples',
+  testLimit: 'use only the first N test samples',
+};
+
+/** Declares the given training settings as flags, without yargs defaults so env and --config still apply. */
+export function settingOptions<T>(y: Argv<T>, keys: (keyof TrainConfig)[], help: Partial<Record<keyof TrainConfig, string>> = {}): Argv<T> {
+  for (const key of keys) {
+    const fallback = DEFAULTS[key];
+    const shown = fallback === undefined ? '' : ` [default: ${Array.isArray(fallback) ? fallback.join(',') : fallback}]`;
+    y = y.option(flagName(key), { describe: `${help[key] ?? SETTING_HELP[key] ?? key}${shown} (env ${envName(key)})`, requiresArg: true, group: 'Model and data:' });
+  }
+  return y.option('config', { describe: 'JSON file of training settings; flags and env override it', requiresArg: true, type: 'string' });
+}
+
+export function settingsOf(argv: Record<string, unknown>): TrainConfig {
+  return resolveConfig({ flags: argv, env: process.env, file: argv.config as string | undefined });
+}
+
+/** "1,2,4" -> [1, 2, 4]; a usage error naming the flag otherwise. */
+export function intList(flag: string, value: unknown, min = 1): number[] {
+  const parts = String(value).split(',').map((p) => p.trim());
+  const nums = parts.map(Number);
+  if (parts.some((p) => p === '') || nums.some((n) => !Number.isInteger(n) || n < min)) {
+    throw new UserError(`--${flag} must be a comma-separated list of integers >= ${min}, got ${JSON.stringify(value)}`, 2);
+  }
+  return nums;
+}
+
+export function intAtLeast(flag: string, value: unknown, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UserError(`--${flag} must be an integer >= ${min}, got ${JSON.stringify(value)}`, 2);
+  return n;
+}
+
+async function run(argv: Record<string, unknown>): Promise<void> {
+  const cfg = settingsOf(argv);
+  const opts = {
+    hidden: cfg.hidden, kernels: cfg.kernels, chunk: cfg.chunk, seed: cfg.seed, lr: cfg.lr,
+    workersList: intList('workers-list', argv.workersList),
+    batchSizes: intList('batch-sizes', argv.batchSizes),
+    steps: intAtLeast('steps', argv.steps, 1),
+    warmup: intAtLeast('warmup', argv.warmup, 0),
+    repeats: intAtLeast('repeats', argv.repeats, 1),
+  };
+  const log = createLogger();
+  const data = loadDataset(cfg);
+  log.info({ ...opts, train: data.train.count }, 'benchmark');
+  const report = await runBench(data, opts, (cell, repeat) => {
+    const m = cell.repeats[repeat];
+    log.info({ batch: cell.batchSize, workers: cell.workers, repeat: repeat + 1, samplesPerSec: Math.round((1000 * m.samples) / m.wallMs) }, 'measured');
+  });
+  const written = writeBenchOutputs(report, String(argv.out));
+  process.stdout.write(`${formatTable(report.rows)}${TABLE_NOTE}`);
+  process.stdout.write(`median of ${opts.repeats} repeats of ${opts.steps} steps after ${opts.warmup} warm-up steps, ${opts.kernels} kernels, hidden ${opts.hidden.join(',')}\n`);
+  log.info({ written }, 'wrote results');
+}
+
+export const benchCommand: CommandModule<object, Record<string, unknown>> = {
+  command: 'bench',
+  describe: 'measure samples/s and speedup for 1..N workers at several batch sizes',
+  builder: (y) =>
+    settingOptions(y, ['hidden', 'kernels', 'chunk', 'seed', 'lr', 'dataDir', 'trainLimit'])
+      .option('workers-list', { describe: 'worker counts to measure (1 is always added: speedup is relative to it)', type: 'string', default: defaultWorkersList().join(','), group: 'Benchmark:' })
+      .option('batch-sizes', { describe: 'batch sizes to measure', type: 'string', default: '64,256,1024', group: 'Benchmark:' })
+      .option('steps', { describe: 'measured steps per repeat', type: 'number', default: 50, group: 'Benchmark:' })
+      .option('warmup', { describe: 'unmeasured steps before each repeat', type: 'number', default: 10, group: 'Benchmark:' })
+      .option('repeats', { describe: 'repeats per cell; the median is reported', type: 'number', default: 3, group: 'Benchmark:' })
+      .option('out', { describe: 'folder for bench.json and the SVG charts', type: 'string', default: 'runs/bench', group: 'Benchmark:' })
+      .example('$0 bench --workers-list 1,2 --batch-sizes 64,256', '1 vs 2 workers at two batch sizes') as Argv<Record<string, unknown>>,
+  handler: (argv) => run(argv),
+};
