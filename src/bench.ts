@@ -10,7 +10,7 @@ import { flopsPerSample, initParams, modelShape } from './model.js';
 import type { KernelKind } from './protocol.js';
 import { Rng } from './rng.js';
 import { lineChart, stackedBarChart } from './svg.js';
-import { shuffleEpoch } from './train.js';
+import { shuffleEpoch, stepsPerCall } from './train.js';
 
 export interface BenchOptions {
   hidden: number[];
@@ -38,7 +38,8 @@ export interface Measurement {
   busyMs: number;
   waitMaxMs: number;
   /**
-   * Median over the steps of one step's own wall time minus its slowest worker task.
+   * Median over the engine calls of the call's wall time minus its steps' slowest worker
+   * tasks, per step.
    * Against the mean (from the sums) it tells a steady hand-off cost from occasional
    * stalls, e.g. the coordinator thread waiting for a core that other processes hold.
    */
@@ -163,23 +164,30 @@ export async function measure(engine: Engine, batchSize: number, opts: BenchOpti
   const n = engine.order.length;
   const b = Math.min(batchSize, n);
   const perPass = Math.floor(n / b);
-  const step = (s: number): Promise<StepStats> => {
-    const lo = (s % perPass) * b;
-    return engine.step(lo, lo + b, opts.lr);
+  // Steps run as training runs them: calls of stepsPerCall(b) steps, none crossing the end of a pass.
+  const run = async (from: number, count: number, each: (call: StepStats[]) => void): Promise<void> => {
+    for (let s = from; s < from + count; ) {
+      const inPass = s % perPass;
+      const k = Math.min(from + count - s, stepsPerCall(b), perPass - inPass);
+      each(await engine.steps(inPass * b, b, n, k, opts.lr));
+      s += k;
+    }
   };
-  for (let s = 0; s < opts.warmup; s++) await step(s);
+  await run(0, opts.warmup, () => {});
   const m: Measurement = { steps: opts.steps, samples: opts.steps * b, wallMs: 0, computeMs: 0, reduceMs: 0, busyMs: 0, waitMaxMs: 0, coordinatorP50Ms: 0, cpuWaitMs: 0 };
   const coordinator: number[] = [];
   const cpuWait0 = runQueueWaitMs();
   const t0 = performance.now();
-  for (let s = 0; s < opts.steps; s++) {
-    const st = await step(opts.warmup + s);
-    m.computeMs += st.computeMs;
-    m.reduceMs += st.reduceMs;
-    m.busyMs += st.busyMs;
-    m.waitMaxMs += st.waitMaxMs;
-    coordinator.push(st.wallMs - st.busyMs);
-  }
+  await run(opts.warmup, opts.steps, (call) => {
+    for (const st of call) {
+      m.computeMs += st.computeMs;
+      m.reduceMs += st.reduceMs;
+      m.busyMs += st.busyMs;
+      m.waitMaxMs += st.waitMaxMs;
+    }
+    // The engine times a call, not its steps one by one: the coordinator's share per step of each call.
+    coordinator.push(call.reduce((sum, st) => sum + st.wallMs - st.busyMs, 0) / call.length);
+  });
   m.wallMs = performance.now() - t0;
   m.cpuWaitMs = runQueueWaitMs() - cpuWait0;
   m.coordinatorP50Ms = median(coordinator);

@@ -11,7 +11,7 @@ import { initParams } from './model.js';
 import type { KernelKind } from './protocol.js';
 import { Rng } from './rng.js';
 import { lineChart } from './svg.js';
-import { shuffleEpoch } from './train.js';
+import { shuffleEpoch, stepsPerCall } from './train.js';
 
 export interface CompareOptions {
   hidden: number[];
@@ -75,24 +75,28 @@ export async function runRegime(engine: Engine, name: string, batchSize: number,
   // double until they reach the interval asked for.
   const everyMs = 1000 * opts.evalEverySec;
   let nextEvalMs = everyMs / 16;
-  let lastStepMs = 0;
+  let lastCallMs = 0;
   for (let pass = 1; pass <= opts.passes || clockMs < budgetMs; pass++) {
     const t = performance.now();
     shuffleEpoch(engine.order, rng);
     clockMs += performance.now() - t;
-    for (let s = 0; s < steps; s++) {
-      // Judged by the last update's duration: evaluating after the fact would credit a
+    for (let s = 0; s < steps; ) {
+      // Judged by the last call's duration: evaluating after the fact would credit a
       // slow full-batch update that finished well past the budget.
-      if (!atBudget && clockMs + lastStepMs > budgetMs) atBudget = await evaluate();
+      if (!atBudget && clockMs + lastCallMs > budgetMs) atBudget = await evaluate();
+      const count = Math.min(steps - s, stepsPerCall(b));
       const t0 = performance.now();
-      const stats = await engine.step(s * b, Math.min(n, (s + 1) * b), lr);
-      lastStepMs = performance.now() - t0;
-      clockMs += lastStepMs;
-      updates++;
-      if (!Number.isFinite(stats.lossSum)) {
-        throw new UserError(`${name} diverged at update ${updates} (loss ${stats.lossSum}); lower its learning rate ${lr}`);
+      const done = await engine.steps(s * b, b, n, count, lr);
+      lastCallMs = performance.now() - t0;
+      clockMs += lastCallMs;
+      for (const stats of done) {
+        updates++;
+        if (!Number.isFinite(stats.lossSum)) {
+          throw new UserError(`${name} diverged at update ${updates} (loss ${stats.lossSum}); lower its learning rate ${lr}`);
+        }
       }
-      if (clockMs >= nextEvalMs && s < steps - 1) {
+      s += count;
+      if (clockMs >= nextEvalMs && s < steps) {
         await evaluate();
         nextEvalMs = clockMs + Math.min(clockMs, everyMs);
       }

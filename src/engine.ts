@@ -12,7 +12,7 @@ import type { Dataset } from './mnist.js';
 import { CLASSES } from './mnist.js';
 import { modelShape, type ModelShape } from './model.js';
 import {
-  CONTROL_WORDS, RESULT_FIELDS,
+  COMMAND_FIELDS, CONTROL_WORDS, MAX_STEPS_PER_COMMAND, RESULT_FIELDS,
   type EvalResult, type EvalTask, type KernelKind, type StepResult, type WorkerData,
 } from './protocol.js';
 import { StepLoop } from './step-loop.js';
@@ -54,6 +54,13 @@ export interface EvalStats {
   confusion: Int32Array;
 }
 
+/** The engine gave up on a step; `completed` are the steps of the call that did happen, in order. */
+export class StepsFailed extends UserError {
+  constructor(message: string, readonly completed: StepStats[]) {
+    super(message);
+  }
+}
+
 export function workerFile(): string {
   // Compiled: dist/src/engine.js next to dist/workers/. From source (vitest): use dist/.
   const compiled = new URL('../workers/worker.js', import.meta.url);
@@ -80,8 +87,8 @@ export class Engine {
     this.params = new Float32Array(memory.buffer, this.plan.params * 4, this.plan.paramCount);
     this.order = new Int32Array(new SharedArrayBuffer(opts.data.train.count * 4));
     const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
-    const command = new Float64Array(new SharedArrayBuffer(3 * 8));
-    const results = new Float64Array(new SharedArrayBuffer(opts.workers * RESULT_FIELDS * 8));
+    const command = new Float64Array(new SharedArrayBuffer(COMMAND_FIELDS * 8));
+    const results = new Float64Array(new SharedArrayBuffer(MAX_STEPS_PER_COMMAND * opts.workers * RESULT_FIELDS * 8));
     const workerData: WorkerData = {
       memory, plan: this.plan, hidden: opts.hidden, kernels: opts.kernels,
       train: opts.data.train, test: opts.data.test, order: this.order, control, command, results,
@@ -104,32 +111,34 @@ export class Engine {
 
   /** One SGD update on the batch order[lo..hi), averaged over its hi - lo samples. */
   async step(lo: number, hi: number, lr: number): Promise<StepStats> {
+    return (await this.steps(lo, hi - lo, hi, 1, lr))[0];
+  }
+
+  /**
+   * `count` SGD updates on consecutive batches: update i averages over order[first + i * batch ..]
+   * (`batch` samples, never past `end`). A step whose worker failed is retried; after
+   * maxRetries failures in a row this throws StepsFailed holding the steps that completed.
+   */
+  async steps(first: number, batch: number, end: number, count: number, lr: number): Promise<StepStats[]> {
     const maxRetries = this.opts.maxRetries ?? 3;
-    for (let attempt = 0; ; attempt++) {
+    const stats: StepStats[] = [];
+    let failures = 0;
+    while (stats.length < count) {
+      const at = first + stats.length * batch;
+      const todo = Math.min(count - stats.length, MAX_STEPS_PER_COMMAND);
       const t0 = performance.now();
-      let results: StepResult[];
-      try {
-        results = await this.loop.step(lo, hi, lr / (hi - lo));
-      } catch (e) {
-        const error = e instanceof Error ? e : new Error(String(e));
-        if (attempt >= maxRetries) {
-          throw new UserError(`a worker failed ${attempt + 1} times in a row on the same step; last error: ${error.message}`);
-        }
-        this.opts.onRetry?.(attempt + 1, error);
-        continue;
+      const { results, error } = await this.loop.run(at, batch, end, todo, lr);
+      // Steps within one command are not timed one by one on this side: share the wall time.
+      const wallMs = (performance.now() - t0) / Math.max(1, results.length);
+      results.forEach((r, i) => stats.push(stepStats(r, Math.min(end, at + (i + 1) * batch) - (at + i * batch), wallMs)));
+      if (!error) continue;
+      failures = results.length > 0 ? 1 : failures + 1;
+      if (failures > maxRetries) {
+        throw new StepsFailed(`a worker failed ${failures} times in a row on the same step; last error: ${error.message}`, stats);
       }
-      return {
-        lossSum: sum(results.map((r) => r.lossSum)),
-        correct: sum(results.map((r) => r.correct)),
-        samples: hi - lo,
-        wallMs: performance.now() - t0,
-        computeMs: Math.max(...results.map((r) => r.computeMs)),
-        reduceMs: Math.max(...results.map((r) => r.reduceMs)),
-        busyMs: Math.max(...results.map((r) => r.computeMs + r.waitMs + r.reduceMs)),
-        waitMaxMs: Math.max(...results.map((r) => r.waitMs)),
-        waitMeanMs: sum(results.map((r) => r.waitMs)) / results.length,
-      };
+      this.opts.onRetry?.(failures, error);
     }
+    return stats;
   }
 
   /** Loss, accuracy and confusion matrix over a whole split, sharded across the workers. */
@@ -157,6 +166,20 @@ export class Engine {
     await this.loop.stop();
     await this.pool.destroy();
   }
+}
+
+function stepStats(results: StepResult[], samples: number, wallMs: number): StepStats {
+  return {
+    lossSum: sum(results.map((r) => r.lossSum)),
+    correct: sum(results.map((r) => r.correct)),
+    samples,
+    wallMs,
+    computeMs: Math.max(...results.map((r) => r.computeMs)),
+    reduceMs: Math.max(...results.map((r) => r.reduceMs)),
+    busyMs: Math.max(...results.map((r) => r.computeMs + r.waitMs + r.reduceMs)),
+    waitMaxMs: Math.max(...results.map((r) => r.waitMs)),
+    waitMeanMs: sum(results.map((r) => r.waitMs)) / results.length,
+  };
 }
 
 function sum(xs: number[]): number {

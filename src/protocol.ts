@@ -19,9 +19,9 @@ export interface WorkerData {
   order: Int32Array;
   /** Barrier and step-loop words, see below. */
   control: Int32Array;
-  /** The published step: [lo, hi, scale] (see StepTask). */
+  /** The published run of steps, COMMAND_FIELDS numbers (see StepLoop.run). */
   command: Float64Array;
-  /** RESULT_FIELDS numbers per slot, written by the step loop (see StepResult). */
+  /** RESULT_FIELDS numbers per step and slot, written by the step loop (see StepResult). */
   results: Float64Array;
   /** TEST HOOK: set only when THREADGRAD_INJECT_FAULT is (see fault-hook.ts). */
   faultHook?: FaultHook;
@@ -66,16 +66,22 @@ export const ARRIVED = 0;
 export const GENERATION = 1;
 export const ABORT = 2;
 // The step loop (see src/step-loop.ts): the coordinator writes `command`, sets OPCODE and
-// bumps SEQUENCE; each worker runs its shard of it and counts itself into DONE.
+// bumps SEQUENCE; the workers run the steps it names, the last one through each step's
+// final barrier counts it in STEPS_DONE, and each worker counts itself into DONE at the end.
 export const SEQUENCE = 3;
 export const OPCODE = 4;
 export const DONE = 5;
+export const STEPS_DONE = 6;
 export const CONTROL_WORDS = 8;
 
-export const OP_STEP = 0;
+export const OP_STEPS = 0;
 export const OP_STOP = 1;
 
-/** Per-slot result record of the step loop, in StepResult's field order. */
+/** command = [first sample, batch size, end sample, step count, learning rate]. */
+export const COMMAND_FIELDS = 5;
+/** Steps one command may carry: bounds the results buffer and the time between the coordinator's checks. */
+export const MAX_STEPS_PER_COMMAND = 256;
+/** Per-step, per-slot result record of the step loop, in StepResult's field order. */
 export const RESULT_FIELDS = 5;
 
 export interface ServeTask {
@@ -90,19 +96,28 @@ export class StepAborted extends Error {
   }
 }
 
-/** Wait until all `parties` shards have written their gradient slots. */
-export function barrier(control: Int32Array, parties: number): void {
+/**
+ * Iterations of polling before sleeping at the barrier. Shards of one step finish within
+ * microseconds of each other when each has a core, and a futex sleep + wake costs tens of
+ * microseconds per step; with more threads than cores the poll gives up quickly.
+ */
+const SPIN = 20_000;
+
+/** Wait until all `parties` shards have arrived. Returns true in the one shard that arrived last. */
+export function barrier(control: Int32Array, parties: number): boolean {
   const generation = Atomics.load(control, GENERATION);
   if (Atomics.add(control, ARRIVED, 1) === parties - 1) {
     Atomics.store(control, ARRIVED, 0);
     Atomics.add(control, GENERATION, 1);
     Atomics.notify(control, GENERATION);
-    return;
+    return true;
   }
+  for (let i = 0; i < SPIN; i++) if (Atomics.load(control, GENERATION) !== generation) return false;
   while (Atomics.load(control, GENERATION) === generation) {
     if (Atomics.load(control, ABORT) !== 0) throw new StepAborted();
     Atomics.wait(control, GENERATION, generation, 1000);
   }
+  return false;
 }
 
 /** Release any worker stuck at the barrier; the step will be retried from scratch. */
@@ -114,4 +129,5 @@ export function abortBarrier(control: Int32Array): void {
 export function resetBarrier(control: Int32Array): void {
   Atomics.store(control, ARRIVED, 0);
   Atomics.store(control, ABORT, 0);
+  Atomics.store(control, STEPS_DONE, 0);
 }

@@ -1,19 +1,26 @@
-// The per-step hand-off without a message per task. Handing every shard of every step to
+// The per-step hand-off without a message per step. Handing every shard of every step to
 // Piscina as a task costs a message round trip per shard on the coordinator's event loop
-// (hundreds of microseconds per step, as long as a whole small step). Instead each pool
-// thread runs one long `serve` task that waits on a shared word for the next step; the
-// coordinator publishes a step by bumping that word and wakes when the last shard counts
-// itself done. Piscina still owns the threads: it starts them, replaces dead ones, and
-// runs evaluation tasks while the loop is stopped.
+// (hundreds of microseconds, as long as a whole small step). Instead each pool thread runs
+// one long `serve` task that waits on a shared word for a command: "run these steps". The
+// workers then step on their own, meeting only each other at barriers, and the coordinator
+// wakes once per command. Piscina still owns the threads: it starts them, replaces dead
+// ones, and runs evaluation tasks while the loop is stopped.
 import type { Piscina } from 'piscina';
 import {
-  DONE, OPCODE, OP_STEP, OP_STOP, RESULT_FIELDS, SEQUENCE, abortBarrier, resetBarrier,
+  DONE, MAX_STEPS_PER_COMMAND, OPCODE, OP_STEPS, OP_STOP, RESULT_FIELDS, SEQUENCE, STEPS_DONE, abortBarrier, resetBarrier,
   type ServeTask, type StepResult,
 } from './protocol.js';
 
+export interface StepsRun {
+  /** One entry per completed step, each with one result per slot. */
+  results: StepResult[][];
+  /** Set when a thread failed: the steps after the completed ones did not happen. */
+  error?: Error;
+}
+
 export class StepLoop {
   private serving: Promise<void>[] = [];
-  /** Rejects as soon as any serve task fails, so a waiting step can give up. */
+  /** Rejects as soon as any serve task fails, so a waiting command can give up. */
   private failed: Promise<never> = new Promise(() => {});
 
   constructor(
@@ -37,26 +44,30 @@ export class StepLoop {
     this.failed = Promise.race(this.serving).then(() => {
       throw new Error('a step-loop thread returned without being stopped');
     });
-    this.failed.catch(() => {}); // observed by step(); never an unhandled rejection
+    this.failed.catch(() => {}); // observed by run(); never an unhandled rejection
   }
 
-  /** Run one step's shards on every thread and return each slot's result. */
-  async step(lo: number, hi: number, scale: number): Promise<StepResult[]> {
+  /**
+   * Run `count` SGD steps: step i takes samples order[first + i * batch ..] up to `batch`
+   * of them, never past `end`. Weights change only step by step, so after a failure the
+   * completed steps stand and the rest can be run again.
+   */
+  async run(first: number, batch: number, end: number, count: number, lr: number): Promise<StepsRun> {
+    if (count < 1 || count > MAX_STEPS_PER_COMMAND) throw new RangeError(`step count ${count} outside 1..${MAX_STEPS_PER_COMMAND}`);
     if (!this.running) this.start();
-    this.command[0] = lo;
-    this.command[1] = hi;
-    this.command[2] = scale;
-    this.publish(OP_STEP);
+    this.command.set([first, batch, end, count, lr]);
+    Atomics.store(this.control, STEPS_DONE, 0);
+    this.publish(OP_STEPS);
+    let error: Error | undefined;
     try {
       await this.allDone();
-    } catch (error) {
-      await this.recover();
-      throw error;
+    } catch (e) {
+      error = e instanceof Error ? e : new Error(String(e));
+      await this.recover(); // after this, STEPS_DONE no longer moves
     }
-    return Array.from({ length: this.slots }, (_, slot) => {
-      const r = this.results.subarray(slot * RESULT_FIELDS, (slot + 1) * RESULT_FIELDS);
-      return { lossSum: r[0], correct: r[1], computeMs: r[2], waitMs: r[3], reduceMs: r[4] };
-    });
+    const completed = error ? Atomics.load(this.control, STEPS_DONE) : count;
+    if (error) resetBarrier(this.control);
+    return { results: Array.from({ length: completed }, (_, i) => this.resultsOf(i)), error };
   }
 
   /** End the serve tasks so the threads take ordinary tasks again. */
@@ -65,6 +76,14 @@ export class StepLoop {
     this.publish(OP_STOP);
     await Promise.allSettled(this.serving);
     this.serving = [];
+  }
+
+  private resultsOf(step: number): StepResult[] {
+    return Array.from({ length: this.slots }, (_, slot) => {
+      const at = (step * this.slots + slot) * RESULT_FIELDS;
+      const r = this.results.subarray(at, at + RESULT_FIELDS);
+      return { lossSum: r[0], correct: r[1], computeMs: r[2], waitMs: r[3], reduceMs: r[4] };
+    });
   }
 
   private publish(opcode: number): void {
@@ -83,12 +102,11 @@ export class StepLoop {
     }
   }
 
-  /** A thread failed mid-step: release the others from the barrier, end every serve task, start clean. */
+  /** A thread failed: release the others from the barrier and end every serve task. */
   private async recover(): Promise<void> {
     abortBarrier(this.control);
     this.publish(OP_STOP);
     await Promise.allSettled(this.serving);
     this.serving = [];
-    resetBarrier(this.control);
   }
 }

@@ -3,7 +3,8 @@
 // user can stop at a plateau.
 import { checkResumable, checkWritable, parseCheckpointEvery, writeCheckpoint, type Checkpoint, type CheckpointHeader } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
-import { Engine, type EvalStats, type StepStats } from './engine.js';
+import { Engine, StepsFailed, type EvalStats, type StepStats } from './engine.js';
+import { MAX_STEPS_PER_COMMAND } from './protocol.js';
 import { UserError } from './errors.js';
 import type { Logger } from './log.js';
 import { dataPaths, head, loadMnist, type Dataset } from './mnist.js';
@@ -59,10 +60,12 @@ export const EXPLODED_LOSS = 100;
 export interface RunOptions {
   /** Continue from this checkpoint instead of initialising; cfg must already hold its settings (see commands/train.ts). */
   resume?: Checkpoint;
-  /** Polled after every step: a signal name stops the run with a checkpoint (see signals.ts). */
+  /** Polled after every call of steps and every epoch: a signal name stops the run with a checkpoint (see signals.ts). */
   stopRequested?: () => NodeJS.Signals | undefined;
   /** Called after each epoch's evaluation. */
   onEpoch?: (record: EpochRecord) => void;
+  /** Steps per engine call, between which stops are polled; default stepsPerCall(batch). */
+  stepsPerCall?: number;
 }
 
 /** Where training stands: the epoch to continue, its steps done and their sums, and the RNG state before its shuffle. */
@@ -150,23 +153,32 @@ export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadD
       shuffleEpoch(engine.order, rng);
       const firstStep = at.step;
       const t0 = performance.now();
-      for (let s = firstStep; s < steps; s++) {
-        const lo = s * batch;
-        const hi = Math.min(n, lo + batch);
-        let stats: StepStats;
+      for (let s = firstStep; s < steps; ) {
+        // Steps run in calls of many; a call ends early where a checkpoint is due.
+        const globalStep = (epoch - 1) * steps + s;
+        const untilSave = cfg.checkpoint && every.unit === 'steps' ? every.count - (globalStep % every.count) : Infinity;
+        const count = Math.min(steps - s, run.stepsPerCall ?? stepsPerCall(batch), untilSave);
+        let done: StepStats[];
+        let failure: StepsFailed | undefined;
         try {
-          stats = await engine.step(lo, hi, cfg.lr);
+          done = await engine.steps(s * batch, batch, n, count, cfg.lr);
         } catch (e) {
-          // The engine gave up after retries; the barrier kept the weights as they were before this step.
-          if (e instanceof UserError) throw stopWith(`${e.message}; stopped`, at, e.exitCode);
-          throw e;
+          if (!(e instanceof StepsFailed)) throw e;
+          failure = e;
+          done = e.completed;
         }
-        vet(stats.lossSum / (hi - lo), `at epoch ${epoch}, step ${s + 1} the mean loss`);
-        at = { ...at, step: s + 1, lossSum: at.lossSum + stats.lossSum, correct: at.correct + stats.correct };
+        for (const stats of done) {
+          vet(stats.lossSum / stats.samples, `at epoch ${epoch}, step ${s + 1} the mean loss`);
+          s++;
+          at = { ...at, step: s, lossSum: at.lossSum + stats.lossSum, correct: at.correct + stats.correct };
+        }
+        // The engine gave up after retries; the barrier kept the weights as they were before the failed step.
+        if (failure) throw stopWith(`${failure.message}; stopped`, at, failure.exitCode);
         if (cfg.checkpoint && every.unit === 'steps' && ((epoch - 1) * steps + at.step) % every.count === 0) {
           pending = { at, params: engine.params.slice() };
         }
-        progress.update(hi, n, `epoch ${epoch}/${cfg.epochs} loss ${(at.lossSum / hi).toFixed(4)} ${rate(hi - firstStep * batch, t0)} samples/s`);
+        const seen = Math.min(n, s * batch);
+        progress.update(seen, n, `epoch ${epoch}/${cfg.epochs} loss ${(at.lossSum / seen).toFixed(4)} ${rate(seen - firstStep * batch, t0)} samples/s`);
         const signal = run.stopRequested?.();
         if (signal) throw stopWith(`stopped by ${signal}`, at, exitCodeFor(signal));
       }
@@ -195,6 +207,15 @@ export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadD
     progress.clear();
     await engine.close();
   }
+}
+
+/**
+ * Steps per call to the engine: the workers run them without waking the coordinator, which
+ * checks losses, signals and progress between calls; about 16k samples keeps that under a
+ * quarter of a second.
+ */
+export function stepsPerCall(batch: number): number {
+  return Math.max(1, Math.min(MAX_STEPS_PER_COMMAND, Math.floor(16384 / batch)));
 }
 
 /** Identity then Fisher-Yates: the order depends only on the RNG state, not on the last epoch. */

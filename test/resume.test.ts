@@ -16,16 +16,20 @@ const base: TrainConfig = { ...DEFAULTS, epochs: 2, batchSize: 16, hidden: [32, 
 
 const bits = (params: Float32Array): Buffer => Buffer.from(params.buffer, params.byteOffset, params.byteLength);
 
-/** Asks to stop at the n-th time the loop looks (after every step, and after every epoch). */
+/** Asks to stop at the n-th time the loop looks (after every call of steps, here one step, and after every epoch). */
 function stopAtPoll(n: number): () => NodeJS.Signals | undefined {
   let polls = 0;
   return () => (++polls === n ? 'SIGINT' : undefined);
 }
 
-/** Stop a run with a checkpoint, then resume it from the file with the settings saved there. */
+/**
+ * Stop a run with a checkpoint, then resume it from the file with the settings saved there.
+ * The stopped run hands the workers one step per call; the resumed and the clean runs use
+ * the default (the whole epoch in one call), so the comparison also covers that.
+ */
 async function stopAndResume(cfg: TrainConfig, poll: number): Promise<{ error: UserError; resumed: TrainResult }> {
   const path = join(tempDir(), 'run.ckpt');
-  const error = await train({ ...cfg, checkpoint: path }, silentLog, data, { stopRequested: stopAtPoll(poll) }).then(
+  const error = await train({ ...cfg, checkpoint: path }, silentLog, data, { stopRequested: stopAtPoll(poll), stepsPerCall: 1 }).then(
     () => expect.fail('the run should have stopped'),
     (e: unknown) => e as UserError,
   );

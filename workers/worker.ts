@@ -1,13 +1,14 @@
 // A Piscina worker: attaches to the shared arena and data once at start-up, then runs
-// either the step loop (`serve`, one long task per thread, see src/step-loop.ts) or
-// `evaluate` tasks that carry only a slot number and a sample range.
+// either the step loop (`serve`, one long task per thread that runs whole sequences of
+// steps, see src/step-loop.ts) or `evaluate` tasks that carry only a slot number and a
+// sample range.
 import { workerData } from 'piscina';
 import { paramSlice, shardRange } from '../src/arena.js';
 import { loadKernels } from '../src/kernel-loader.js';
 import { modelShape } from '../src/model.js';
 import { evaluateRange, trainShard, type Net } from '../src/pass.js';
 import {
-  DONE, OPCODE, OP_STOP, RESULT_FIELDS, SEQUENCE, barrier,
+  DONE, OPCODE, OP_STOP, RESULT_FIELDS, SEQUENCE, STEPS_DONE, barrier,
   type EvalResult, type EvalTask, type ServeTask, type StepResult, type StepTask, type WorkerData,
 } from '../src/protocol.js';
 import { CLASSES } from '../src/mnist.js';
@@ -22,7 +23,7 @@ const net: Net = {
   f,
 };
 
-/** Runs every step the coordinator publishes until it publishes OP_STOP. */
+/** Runs every run of steps the coordinator publishes until it publishes OP_STOP. */
 export function serve({ slot, sequence }: ServeTask): void {
   const { control, command, results } = data;
   const shards = net.plan.slotCount;
@@ -32,9 +33,16 @@ export function serve({ slot, sequence }: ServeTask): void {
     if (next === sequence) continue;
     sequence = next;
     if (Atomics.load(control, OPCODE) === OP_STOP) return;
-    const [a, b] = shardRange(slot, shards, command[1] - command[0]);
-    const r = step({ slot, lo: command[0] + a, hi: command[0] + b, scale: command[2] });
-    results.set([r.lossSum, r.correct, r.computeMs, r.waitMs, r.reduceMs], slot * RESULT_FIELDS);
+    const [first, batch, end, count, lr] = command;
+    for (let i = 0; i < count; i++) {
+      const lo = first + i * batch;
+      const hi = Math.min(end, lo + batch);
+      const [a, b] = shardRange(slot, shards, hi - lo);
+      const r = step({ slot, lo: lo + a, hi: lo + b, scale: lr / (hi - lo) });
+      results.set([r.lossSum, r.correct, r.computeMs, r.waitMs, r.reduceMs], (i * shards + slot) * RESULT_FIELDS);
+      // The next forward pass reads every slice of the weights: wait until all are updated.
+      if (barrier(control, shards)) Atomics.add(control, STEPS_DONE, 1);
+    }
     if (Atomics.add(control, DONE, 1) === shards - 1) Atomics.notify(control, DONE);
   }
 }
