@@ -287,3 +287,10 @@ export function reduceApply(params: usize, firstSlot: usize, slotStride: usize, 
     store<f32>(params + p, load<f32>(params + p) - scale * sum);
   }
 }
+
+// ---- zeroing ----
+
+/** bytes [at, at + bytes) = 0: memory.fill is one bulk-memory instruction, ten times JS's fill on shared memory. */
+export function zero(at: usize, bytes: usize): void {
+  memory.fill(at, 0, bytes);
+}

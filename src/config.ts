@@ -42,7 +42,7 @@ export const DEFAULTS: TrainConfig = {
   hidden: [128, 64],
   workers: 2,
   seed: 42,
-  kernels: 'ts',
+  kernels: 'wasm',
   chunk: 256,
   checkpointEvery: 'epoch',
 };

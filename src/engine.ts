@@ -16,6 +16,7 @@ import {
   type EvalResult, type EvalTask, type KernelKind, type StepResult, type WorkerData,
 } from './protocol.js';
 import { StepLoop } from './step-loop.js';
+import { kernelsWasmFile } from './kernel-loader.js';
 import { UserError } from './errors.js';
 import { faultHookFromEnv } from './fault-hook.js';
 
@@ -81,6 +82,7 @@ export class Engine {
   private readonly loop: StepLoop;
 
   constructor(private readonly opts: EngineOptions) {
+    if (opts.kernels === 'wasm') kernelsWasmFile(); // a missing build fails here, not in every thread
     this.shape = modelShape(opts.hidden);
     this.plan = planArena(this.shape, opts.workers, opts.chunk);
     const memory = allocateArena(this.plan);

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { TsKernels, type Kernels } from './kernels.js';
 import { WasmKernels, type KernelExports } from './kernels-wasm.js';
 import type { KernelKind } from './protocol.js';
+import { UserError } from './errors.js';
 
 export async function loadKernels(kind: KernelKind, memory: WebAssembly.Memory, f: Float32Array): Promise<Kernels> {
   if (kind === 'ts') return new TsKernels(f);
@@ -17,7 +18,7 @@ export function kernelsWasmFile(): string {
     const path = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(path)) return path;
   }
-  throw new Error('dist/kernels.wasm not found: run `npm run build` first');
+  throw new UserError('dist/kernels.wasm not found: run `npm run build` first (or use --kernels ts)');
 }
 
 // Compiling is the slow part and a Module can serve any number of instances: one per thread.

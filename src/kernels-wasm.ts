@@ -10,6 +10,7 @@ export interface KernelExports {
   matmulBackward(dinp: number, dW: number, db: number, dout: number, inp: number, W: number, n: number, inDim: number, outDim: number): void;
   /** Slots are `slotCount` blocks `slotStride` bytes apart from `firstSlot`; [lo, hi) is a byte range. */
   reduceApply(params: number, firstSlot: number, slotStride: number, slotCount: number, lo: number, hi: number, scale: number): void;
+  zero(at: number, bytes: number): void;
 }
 
 export class WasmKernels implements Kernels {
@@ -21,6 +22,10 @@ export class WasmKernels implements Kernels {
 
   matmulBackward(dinp: number, dW: number, db: number, dout: number, inp: number, W: number, n: number, inDim: number, outDim: number): void {
     this.wasm.matmulBackward(dinp < 0 ? -1 : dinp * 4, dW * 4, db * 4, dout * 4, inp * 4, W * 4, n, inDim, outDim);
+  }
+
+  zero(at: number, count: number): void {
+    this.wasm.zero(at * 4, count * 4);
   }
 
   reduceApply(params: number, slots: number[], lo: number, hi: number, scale: number): void {

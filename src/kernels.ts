@@ -14,6 +14,8 @@ export interface Kernels {
   matmulBackward(dinp: number, dW: number, db: number, dout: number, inp: number, W: number, n: number, inDim: number, outDim: number): void;
   /** params[p] -= scale * sum over slots of slot[p], for p in [lo, hi). The reduce-scatter step. */
   reduceApply(params: number, slots: number[], lo: number, hi: number, scale: number): void;
+  /** f[at .. at + count) = 0; a gradient slot before each step. */
+  zero(at: number, count: number): void;
 }
 
 export type FloatArray = Float32Array | Float64Array;
@@ -66,6 +68,10 @@ export class TsKernels implements Kernels {
         f[dinp + i * inDim + k] = sum;
       }
     }
+  }
+
+  zero(at: number, count: number): void {
+    this.f.fill(0, at, at + count);
   }
 
   reduceApply(params: number, slots: number[], lo: number, hi: number, scale: number): void {

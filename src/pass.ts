@@ -88,7 +88,7 @@ export function trainShard(net: Net, slot: number, split: Split, order: Int32Arr
   const s = plan.scratch[slot];
   const grad = plan.gradSlots[slot];
   const last = net.shape.layers.length - 1;
-  f.fill(0, grad, grad + plan.paramCount);
+  net.kernels.zero(grad, plan.paramCount);
   const total: PassResult = { lossSum: 0, correct: 0 };
   const labels = new Uint8Array(plan.chunk);
   for (let start = lo; start < hi; start += plan.chunk) {

@@ -167,13 +167,24 @@ describe('wasm kernels agree with TsKernels', () => {
     wasm.reduceApply(params, even, 0, paramCount, 0.5);
     expect(f.subarray(params, params + paramCount).filter((v, i) => v !== before[i]).length).toBeGreaterThan(paramCount * 0.9);
   });
+
+  it('zero clears exactly [at, at + count)', async () => {
+    const layout = new Layout();
+    const at = layout.take(1000);
+    const { f, wasm } = await layout.build();
+    for (const [from, count] of [[0, 1000], [4, 8], [12, 1], [100, 0]]) {
+      fillNormal(f, at, 1000, new Rng(from + count), 1);
+      compare(f, wasm, `zero [${from}, ${from + count})`, (k) => k.zero(at + from, count));
+      expect(f.subarray(at + from, at + from + count).every((v) => v === 0)).toBe(true);
+    }
+  });
 });
 
 describe('wasm kernel module', () => {
   it('imports only the shared memory and exports only kernels', () => {
     const module = new WebAssembly.Module(readFileSync(kernelsWasmFile()));
     expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
-    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['matmulBackward', 'matmulForward', 'reduceApply']);
+    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['matmulBackward', 'matmulForward', 'reduceApply', 'zero']);
   });
 
   it('rejects memory that is not shared, with a message saying so', async () => {
