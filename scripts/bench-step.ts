@@ -9,7 +9,7 @@ import type { KernelKind } from '../src/protocol.js';
 
 const { values } = parseArgs({
   options: {
-    kernels: { type: 'string', default: 'ts' },
+    kernels: { type: 'string', default: DEFAULTS.kernels },
     batch: { type: 'string', default: '64' },
     steps: { type: 'string', default: '200' },
     warmup: { type: 'string', default: '20' },
@@ -31,11 +31,11 @@ const report = await runBench(data, {
 const [one, two] = report.rows;
 process.stdout.write(
   `batch ${one.batchSize}, ${values.kernels} kernels, hidden ${DEFAULTS.hidden.join(',')}: median of ${int('repeats')} x ${int('steps')} steps\n` +
-    `workers  ms/step  samples/s  coordinator us/step  cpu wait us/step\n` +
+    `workers  ms/step  samples/s  GFLOP/s/core  coordinator us/step  cpu wait us/step\n` +
     report.rows.map((r) => [
-      String(r.workers).padStart(7), r.msPerStep.toFixed(3).padStart(7), Math.round(r.samplesPerSec).toString().padStart(9),
+      String(r.workers).padStart(7), r.msPerStep.toFixed(3).padStart(7), Math.round(r.samplesPerSec).toString().padStart(9), r.gflopsPerCore.toFixed(1).padStart(12),
       (1000 * r.coordinatorMs).toFixed(0).padStart(19), (1000 * r.cpuWaitMs).toFixed(0).padStart(16),
     ].join('  ')).join('\n') +
     `\n2 vs 1 workers: ${(two.samplesPerSec / one.samplesPerSec).toFixed(2)}x samples/s\n` +
-    `(cpu wait: time our threads were ready to run but every core was taken; high values mean other load skewed the ratio)\n`,
+    `(GFLOP/s count every multiply-add of the dense layers; cpu wait: time our threads were ready to run but every core was taken; high values mean other load skewed the ratio)\n`,
 );
