@@ -1,7 +1,8 @@
 // Settings: precedence flags > env > config file > defaults, and one clear error per bad value.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, resolveConfig } from '../src/config.js';
 
@@ -15,6 +16,13 @@ const configFile = (body: string): string => {
 describe('config', () => {
   it('config/default.json states exactly the built-in defaults', () => {
     expect(JSON.parse(readFileSync(new URL('../config/default.json', import.meta.url), 'utf8'))).toEqual(DEFAULTS);
+  });
+
+  it('every shipped config file is valid', () => {
+    const dir = new URL('../config/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const f of files) expect(() => resolveConfig({ file: fileURLToPath(new URL(f, dir)) })).not.toThrow();
   });
 
   it('applies flags over env over file over defaults', () => {
