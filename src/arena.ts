@@ -1,6 +1,7 @@
 // Where every float of a training run lives: one shared WebAssembly.Memory (its buffer
-// is a SharedArrayBuffer) holding the parameters, one gradient slot per shard, and one
-// scratch area per shard. The coordinator and all workers compute the same plan from
+// is a SharedArrayBuffer) holding the parameters, one gradient slot per shard, one
+// scratch area per shard, and a copy of the data set's pixels, so that the WebAssembly
+// kernels can read them. The coordinator and all workers compute the same plan from
 // the same inputs, so a task message only carries a slot number and a sample range.
 import { align4, type ModelShape } from './model.js';
 
@@ -26,10 +27,13 @@ export interface ArenaPlan {
   params: number;
   gradSlots: number[];
   scratch: Scratch[];
+  /** Byte offset of the pixel region (pixelBytes long). */
+  pixels: number;
+  pixelBytes: number;
   bytes: number;
 }
 
-export function planArena(shape: ModelShape, slotCount: number, chunk: number): ArenaPlan {
+export function planArena(shape: ModelShape, slotCount: number, chunk: number, pixelBytes = 0): ArenaPlan {
   let offset = RESERVED_BYTES / 4;
   const take = (floats: number): number => {
     const at = offset;
@@ -43,7 +47,8 @@ export function planArena(shape: ModelShape, slotCount: number, chunk: number): 
     act: shape.layers.map((l) => take(chunk * l.outDim)),
     delta: shape.layers.map((l) => take(chunk * l.outDim)),
   }));
-  return { chunk, slotCount, paramCount: shape.paramCount, params, gradSlots, scratch, bytes: offset * 4 };
+  const pixels = offset * 4;
+  return { chunk, slotCount, paramCount: shape.paramCount, params, gradSlots, scratch, pixels, pixelBytes, bytes: pixels + pixelBytes };
 }
 
 export function allocateArena(plan: ArenaPlan): WebAssembly.Memory {

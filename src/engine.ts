@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { allocateArena, planArena, shardRange, type ArenaPlan } from './arena.js';
-import type { Dataset } from './mnist.js';
+import type { Dataset, Split } from './mnist.js';
 import { CLASSES } from './mnist.js';
 import { modelShape, type ModelShape } from './model.js';
 import {
@@ -84,8 +84,15 @@ export class Engine {
   constructor(private readonly opts: EngineOptions) {
     if (opts.kernels === 'wasm') kernelsWasmFile(); // a missing build fails here, not in every thread
     this.shape = modelShape(opts.hidden);
-    this.plan = planArena(this.shape, opts.workers, opts.chunk);
+    const { train, test } = opts.data;
+    this.plan = planArena(this.shape, opts.workers, opts.chunk, train.images.length + test.images.length);
     const memory = allocateArena(this.plan);
+    // The WebAssembly kernels read pixels only from their own memory: copy the data set in, once.
+    const inArena = (split: Split, at: number): Split => {
+      const images = new Uint8Array(memory.buffer, at, split.images.length);
+      images.set(split.images);
+      return { ...split, images };
+    };
     this.params = new Float32Array(memory.buffer, this.plan.params * 4, this.plan.paramCount);
     this.order = new Int32Array(new SharedArrayBuffer(opts.data.train.count * 4));
     const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
@@ -93,7 +100,8 @@ export class Engine {
     const results = new Float64Array(new SharedArrayBuffer(MAX_STEPS_PER_COMMAND * opts.workers * RESULT_FIELDS * 8));
     const workerData: WorkerData = {
       memory, plan: this.plan, hidden: opts.hidden, kernels: opts.kernels,
-      train: opts.data.train, test: opts.data.test, order: this.order, control, command, results,
+      train: inArena(train, this.plan.pixels), test: inArena(test, this.plan.pixels + train.images.length),
+      order: this.order, control, command, results,
       faultHook: faultHookFromEnv(),
     };
     this.pool = new Piscina({

@@ -8,7 +8,7 @@ import { UserError } from './errors.js';
 
 export async function loadKernels(kind: KernelKind, memory: WebAssembly.Memory, f: Float32Array): Promise<Kernels> {
   if (kind === 'ts') return new TsKernels(f);
-  if (kind === 'wasm') return new WasmKernels(await instantiateKernels(memory));
+  if (kind === 'wasm') return new WasmKernels(await instantiateKernels(memory), memory);
   throw new Error(`unknown kernels '${kind as string}'`);
 }
 

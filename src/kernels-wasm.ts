@@ -11,10 +11,11 @@ export interface KernelExports {
   /** Slots are `slotCount` blocks `slotStride` bytes apart from `firstSlot`; [lo, hi) is a byte range. */
   reduceApply(params: number, firstSlot: number, slotStride: number, slotCount: number, lo: number, hi: number, scale: number): void;
   zero(at: number, bytes: number): void;
+  scalePixels(out: number, src: number, count: number): void;
 }
 
 export class WasmKernels implements Kernels {
-  constructor(private readonly wasm: KernelExports) {}
+  constructor(private readonly wasm: KernelExports, private readonly memory: WebAssembly.Memory) {}
 
   matmulForward(out: number, inp: number, W: number, b: number, n: number, inDim: number, outDim: number, relu: boolean): void {
     this.wasm.matmulForward(out * 4, inp * 4, W * 4, b * 4, n, inDim, outDim, relu ? 1 : 0);
@@ -26,6 +27,12 @@ export class WasmKernels implements Kernels {
 
   zero(at: number, count: number): void {
     this.wasm.zero(at * 4, count * 4);
+  }
+
+  /** The pixels must live in the arena (the engine copies the data set there) for the module to read them. */
+  scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void {
+    if (pixels.buffer !== this.memory.buffer) throw new Error('wasm kernels read pixels only from the arena memory');
+    this.wasm.scalePixels(out * 4, pixels.byteOffset + from, count);
   }
 
   reduceApply(params: number, slots: number[], lo: number, hi: number, scale: number): void {

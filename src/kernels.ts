@@ -16,6 +16,8 @@ export interface Kernels {
   reduceApply(params: number, slots: number[], lo: number, hi: number, scale: number): void;
   /** f[at .. at + count) = 0; a gradient slot before each step. */
   zero(at: number, count: number): void;
+  /** f[out + i] = pixels[from + i] / 255 for i < count: one image into the input scratch. */
+  scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void;
 }
 
 export type FloatArray = Float32Array | Float64Array;
@@ -72,6 +74,11 @@ export class TsKernels implements Kernels {
 
   zero(at: number, count: number): void {
     this.f.fill(0, at, at + count);
+  }
+
+  scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void {
+    const f = this.f;
+    for (let i = 0; i < count; i++) f[out + i] = pixels[from + i] / 255;
   }
 
   reduceApply(params: number, slots: number[], lo: number, hi: number, scale: number): void {

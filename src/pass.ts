@@ -50,14 +50,11 @@ export function softmaxCrossEntropy(
 
 /** Pixels of samples rows[0..n) into the scratch input, scaled to [0, 1]; labels alongside. */
 function gather(net: Net, s: Scratch, split: Split, rows: (r: number) => number, n: number, labels: Uint8Array): void {
-  const { f } = net;
   const img = split.images;
   for (let r = 0; r < n; r++) {
     const idx = rows(r);
     labels[r] = split.labels[idx];
-    const src = idx * IMAGE_SIZE;
-    const dst = s.x + r * IMAGE_SIZE;
-    for (let p = 0; p < IMAGE_SIZE; p++) f[dst + p] = img[src + p] * (1 / 255);
+    net.kernels.scalePixels(s.x + r * IMAGE_SIZE, img, idx * IMAGE_SIZE, IMAGE_SIZE);
   }
 }
 

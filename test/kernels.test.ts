@@ -168,6 +168,26 @@ describe('wasm kernels agree with TsKernels', () => {
     expect(f.subarray(params, params + paramCount).filter((v, i) => v !== before[i]).length).toBeGreaterThan(paramCount * 0.9);
   });
 
+  it('scalePixels turns bytes into exactly the same floats x / 255, including odd lengths and offsets', async () => {
+    const layout = new Layout();
+    const out = layout.take(800);
+    const bytesAt = layout.take(800 / 4 + 4);
+    const { f, wasm } = await layout.build();
+    const pixels = new Uint8Array(f.buffer, bytesAt * 4, 800);
+    pixels.forEach((_, i) => (pixels[i] = (i * 37) % 256)); // every byte value, 0 and 255 included
+    // The pixel bytes read as floats may be NaNs, so compare the output region only, bit for bit.
+    const ts = new TsKernels(new Float32Array(out + 800));
+    for (const [from, count] of [[0, 784], [3, 17], [16, 16], [5, 1], [0, 0]]) {
+      f.fill(SENTINEL, out, out + 800);
+      wasm.scalePixels(out, pixels, from, count);
+      ts.scalePixels(out, pixels, from, count);
+      for (let i = 0; i < count; i++) expect(f[out + i]).toBe(Math.fround(pixels[from + i] / 255));
+      expect(Array.from(f.subarray(out, out + count))).toEqual(Array.from(ts.f.subarray(out, out + count)));
+      expect(f[out + count]).toBe(SENTINEL); // nothing written past the end
+    }
+    expect(() => wasm.scalePixels(out, new Uint8Array(4), 0, 4)).toThrow(/only from the arena/);
+  });
+
   it('zero clears exactly [at, at + count)', async () => {
     const layout = new Layout();
     const at = layout.take(1000);
@@ -184,7 +204,7 @@ describe('wasm kernel module', () => {
   it('imports only the shared memory and exports only kernels', () => {
     const module = new WebAssembly.Module(readFileSync(kernelsWasmFile()));
     expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
-    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['matmulBackward', 'matmulForward', 'reduceApply', 'zero']);
+    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['matmulBackward', 'matmulForward', 'reduceApply', 'scalePixels', 'zero']);
   });
 
   it('rejects memory that is not shared, with a message saying so', async () => {
