@@ -4,8 +4,6 @@
 // applies SGD to its own slice of the parameters (reduce-scatter). The coordinator
 // never touches a gradient: its cost per step does not grow with the worker count.
 // Steps reach the threads through the step loop (step-loop.ts), evaluations as Piscina tasks.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { allocateArena, planArena, shardRange, type ArenaPlan } from './arena.js';
 import type { Dataset, Split } from './mnist.js';
@@ -17,6 +15,7 @@ import {
 } from './protocol.js';
 import { StepLoop } from './step-loop.js';
 import { kernelsWasmFile } from './kernel-loader.js';
+import { builtFile } from './built.js';
 import { UserError } from './errors.js';
 import { faultHookFromEnv } from './fault-hook.js';
 
@@ -36,7 +35,7 @@ export interface StepStats {
   lossSum: number;
   correct: number;
   samples: number;
-  /** Coordinator wall time of the whole step. */
+  /** Coordinator wall time of the step: its share of the engine call that ran it. */
   wallMs: number;
   /** Slowest worker's forward + backward time. */
   computeMs: number;
@@ -60,15 +59,6 @@ export class StepsFailed extends UserError {
   constructor(message: string, readonly completed: StepStats[]) {
     super(message);
   }
-}
-
-export function workerFile(): string {
-  // Compiled: dist/src/engine.js next to dist/workers/. From source (vitest): use dist/.
-  const compiled = new URL('../workers/worker.js', import.meta.url);
-  if (existsSync(compiled)) return fileURLToPath(compiled);
-  const fromSource = new URL('../dist/workers/worker.js', import.meta.url);
-  if (existsSync(fromSource)) return fileURLToPath(fromSource);
-  throw new Error('worker script not found: run `npm run build` first');
 }
 
 export class Engine {
@@ -105,7 +95,7 @@ export class Engine {
       faultHook: faultHookFromEnv(),
     };
     this.pool = new Piscina({
-      filename: workerFile(),
+      filename: builtFile('workers/worker.js'),
       minThreads: opts.workers,
       maxThreads: opts.workers,
       // Threads must stay alive between steps: the step barrier needs one per shard.

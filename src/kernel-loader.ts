@@ -1,10 +1,9 @@
 // Picks the kernel implementation a worker (or a test) runs.
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { builtFile } from './built.js';
 import { TsKernels, type Kernels } from './kernels.js';
 import { WasmKernels, type KernelExports } from './kernels-wasm.js';
 import type { KernelKind } from './protocol.js';
-import { UserError } from './errors.js';
 
 export async function loadKernels(kind: KernelKind, memory: WebAssembly.Memory, f: Float32Array): Promise<Kernels> {
   if (kind === 'ts') return new TsKernels(f);
@@ -13,12 +12,7 @@ export async function loadKernels(kind: KernelKind, memory: WebAssembly.Memory, 
 }
 
 export function kernelsWasmFile(): string {
-  // Compiled: dist/src/kernel-loader.js next to dist/kernels.wasm. From source (vitest): dist/.
-  for (const rel of ['../kernels.wasm', '../dist/kernels.wasm']) {
-    const path = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(path)) return path;
-  }
-  throw new UserError('dist/kernels.wasm not found: run `npm run build` first (or use --kernels ts)');
+  return builtFile('kernels.wasm');
 }
 
 // Compiling is the slow part and a Module can serve any number of instances: one per thread.
