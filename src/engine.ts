@@ -66,6 +66,8 @@ export class Engine {
   readonly plan: ArenaPlan;
   /** The parameter block, a view into shared memory that every worker reads. */
   readonly params: Float32Array;
+  /** The data set as the workers see it: the same labels, the pixels copied into the arena. */
+  readonly data: Dataset;
   /** Sample order of the current epoch; the trainer shuffles it in place between epochs. */
   readonly order: Int32Array;
   private readonly pool: Piscina;
@@ -84,14 +86,14 @@ export class Engine {
       return { ...split, images };
     };
     this.params = new Float32Array(memory.buffer, this.plan.params * 4, this.plan.paramCount);
-    this.order = new Int32Array(new SharedArrayBuffer(opts.data.train.count * 4));
+    this.data = { train: inArena(train, this.plan.pixels), test: inArena(test, this.plan.pixels + train.images.length) };
+    this.order = new Int32Array(new SharedArrayBuffer(train.count * 4));
     const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
     const command = new Float64Array(new SharedArrayBuffer(COMMAND_FIELDS * 8));
     const results = new Float64Array(new SharedArrayBuffer(MAX_STEPS_PER_COMMAND * opts.workers * RESULT_FIELDS * 8));
     const workerData: WorkerData = {
       memory, plan: this.plan, hidden: opts.hidden, kernels: opts.kernels,
-      train: inArena(train, this.plan.pixels), test: inArena(test, this.plan.pixels + train.images.length),
-      order: this.order, control, command, results,
+      train: this.data.train, test: this.data.test, order: this.order, control, command, results,
       faultHook: faultHookFromEnv(),
     };
     this.pool = new Piscina({
@@ -143,7 +145,7 @@ export class Engine {
 
   /** Loss, accuracy and confusion matrix over a whole split, sharded across the workers. */
   async evaluate(split: 'train' | 'test'): Promise<EvalStats> {
-    const count = this.opts.data[split].count;
+    const count = this.data[split].count;
     const shards = this.plan.slotCount;
     await this.loop.stop(); // frees the threads for evaluation tasks
     const results: EvalResult[] = await Promise.all(

@@ -88,6 +88,7 @@ export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadD
     data, hidden: cfg.hidden, workers: cfg.workers, kernels: cfg.kernels, chunk: cfg.chunk,
     onRetry: (attempt, error) => log.warn({ attempt, error: error.message }, 'a worker failed mid-step; retrying the step'),
   });
+  data = engine.data; // the engine's copy; the loaded pixels can be freed unless the caller keeps them
   const progress = new Progress();
   const where = (at: { epoch: number; step: number }): string =>
     at.step === 0 ? `the start of epoch ${at.epoch}` : `epoch ${at.epoch}, step ${at.step} of ${steps}`;
