@@ -1,6 +1,6 @@
 // Everything the coordinator and the workers agree on: what a worker is given once at
-// start-up, what each task message carries (only ranges and scalars, never data), what
-// comes back, and the step barrier the workers meet at before the reduce-scatter.
+// start-up, the shared words through which the step loop hands over runs of steps (only
+// ranges and scalars, never data), what comes back, and the barrier the workers meet at.
 import type { ArenaPlan } from './arena.js';
 import type { FaultHook } from './fault-hook.js';
 import type { Split } from './mnist.js';
@@ -27,6 +27,7 @@ export interface WorkerData {
   faultHook?: FaultHook;
 }
 
+/** One shard of one step, as a worker derives it from the published command. */
 export interface StepTask {
   slot: number;
   /** This shard's samples are order[lo..hi). */
