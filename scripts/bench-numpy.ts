@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { median } from '../src/bench.js';
 import { DEFAULTS } from '../src/config.js';
 import { dataPaths, defaultDataDir, loadMnist } from '../src/mnist.js';
 import type { KernelKind } from '../src/protocol.js';
@@ -57,7 +58,6 @@ for (let r = 0; r < rounds; r++) {
   }
   for (const c of cases) push(`ours ${c.batch} ${c.workers}`, await oursEpochSeconds(c.batch, c.workers));
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const rows = cases.map((c) => {
   const ours = median(samples[`ours ${c.batch} ${c.workers}`]);

@@ -98,7 +98,7 @@ export function defaultWorkersList(max = availableParallelism()): number[] {
 
 const rate = (m: Measurement): number => (1000 * m.samples) / m.wallMs;
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
