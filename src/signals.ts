@@ -1,5 +1,5 @@
 // Ctrl-C (SIGINT) and SIGTERM during training. The first one only raises a flag: the
-// training loop sees it after the step in flight, saves a checkpoint and stops with the
+// training loop sees it after the steps in flight (a fraction of a second), saves a checkpoint and stops with the
 // conventional status 128 + signal number. A second one means "now": exit at once.
 import { constants } from 'node:os';
 import { basename, relative } from 'node:path';
@@ -22,7 +22,7 @@ export class StopRequests {
     for (const s of STOP_SIGNALS) process.on(s, this.handler);
   }
 
-  /** The signal that asked the run to stop, if any; the training loop polls this after every step. */
+  /** The signal that asked the run to stop, if any; the training loop polls this between calls of steps. */
   readonly requested = (): NodeJS.Signals | undefined => this.received;
 
   /** Give the signals back their default action. */

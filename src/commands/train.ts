@@ -22,7 +22,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   const resume = argv.resume === undefined ? undefined : readCheckpoint(argv.resume as string);
   const cfg = resume ? resumedConfigOf(argv, resume) : settingsOf(argv);
   const log = createLogger();
-  const stop = new StopRequests((signal) => log.warn(`${signal}: stopping after the current step to save a checkpoint (repeat to quit at once)`));
+  const stop = new StopRequests((signal) => log.warn(`${signal}: stopping after the steps in flight to save a checkpoint (repeat to quit at once)`));
   const t0 = performance.now();
   try {
     const result = await train(cfg, log, undefined, { resume, stopRequested: stop.requested });
@@ -49,7 +49,7 @@ export const trainCommand: CommandModule<object, Record<string, unknown>> = {
       })
       .example('$0 train', '5 epochs, batch 64, 2 workers on the bundled MNIST')
       .example('$0 train --workers 4 --epochs 10', 'more threads, more passes')
-      .example('$0 train --full-batch --lr 0.5 --epochs 50', 'one update per pass over the data')
+      .example('$0 train --full-batch --lr 0.2 --epochs 50', 'one update per pass over the data')
       .example('$0 train --config config/default.json', 'settings from a file')
       .example('$0 train --checkpoint runs/mnist.ckpt --checkpoint-every 500', 'save every 500 steps and at the end')
       .example('$0 train --resume runs/mnist.ckpt --epochs 10', 'continue a run, up to 10 epochs in all') as Argv<Record<string, unknown>>,
