@@ -24,6 +24,8 @@ export interface BenchOptions {
   steps: number;
   warmup: number;
   repeats: number;
+  /** Also run as many independent 1-worker engines at once as each cell has workers (the ceiling). */
+  independent?: boolean;
 }
 
 /** One repeat of one (batch size, workers) cell: totals over its measured steps. */
@@ -52,6 +54,12 @@ export interface Cell {
   batchSize: number;
   workers: number;
   repeats: Measurement[];
+  /**
+   * Per repeat, for workers > 1: samples/s of as many independent 1-worker engines run at
+   * the same time. Nothing is shared between them but the machine, so their sum over the
+   * 1-worker figure is the most any data-parallel run could get from these cores just then.
+   */
+  independent?: number[][];
 }
 
 export interface BenchRow {
@@ -76,6 +84,10 @@ export interface BenchRow {
   cpuWaitMs: number;
   /** Dense-equivalent FLOP/s (no zero skipping) per worker, in units of 1e9. */
   gflopsPerCore: number;
+  /** Independent 1-worker copies, one per worker, run at once: summed samples/s over the 1-worker figure (median repeat). */
+  independentSpeedup: number;
+  /** workers x the slowest copy's share: a synchronous run moves at its slowest core's pace, so it cannot beat this. */
+  syncBound: number;
 }
 
 export interface BenchReport {
@@ -97,6 +109,7 @@ export function defaultWorkersList(max = availableParallelism()): number[] {
 }
 
 const rate = (m: Measurement): number => (1000 * m.samples) / m.wallMs;
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -124,6 +137,7 @@ export function summarize(cells: Cell[], flops: number): BenchRow[] {
       barrierWaitMs: m.waitMaxMs / m.steps, coordinatorMs, coordinatorShare: coordinatorMs / msPerStep, coordinatorP50Ms: m.coordinatorP50Ms,
       cpuWaitMs: m.cpuWaitMs / m.steps,
       gflopsPerCore: (flops * samplesPerSec) / c.workers / 1e9,
+      independentSpeedup: NaN, syncBound: NaN,
     };
   });
   for (const r of rows) {
@@ -132,6 +146,14 @@ export function summarize(cells: Cell[], flops: number): BenchRow[] {
     r.speedup = r.samplesPerSec / base.samplesPerSec;
     r.efficiency = r.speedup / r.workers;
   }
+  cells.forEach((c, i) => {
+    if (!c.independent?.length) return;
+    const solo = rows.find((b) => b.batchSize === c.batchSize && b.workers === 1)!.samplesPerSec;
+    const byTotal = [...c.independent].sort((a, b) => sum(a) - sum(b));
+    const mid = byTotal[Math.floor((byTotal.length - 1) / 2)];
+    rows[i].independentSpeedup = sum(mid) / solo;
+    rows[i].syncBound = (c.workers * Math.min(...mid)) / solo;
+  });
   return rows;
 }
 
@@ -204,18 +226,25 @@ export async function runBench(data: Dataset, opts: BenchOptions, onCell?: (cell
   const batchSizes = [...new Set(opts.batchSizes.map((b) => Math.min(b, data.train.count)))];
   const engines = new Map<number, Engine>();
   const cells: Cell[] = batchSizes.flatMap((batchSize) => workersList.map((workers) => ({ batchSize, workers, repeats: [] })));
+  const engine = (workers: number): Engine => new Engine({ data, hidden: opts.hidden, workers, kernels: opts.kernels, chunk: opts.chunk });
+  // 1-worker engines for the independent copies; the first is the 1-worker cell's own.
+  const copies: Engine[] = [];
   try {
-    for (const workers of workersList) {
-      engines.set(workers, new Engine({ data, hidden: opts.hidden, workers, kernels: opts.kernels, chunk: opts.chunk }));
-    }
+    for (const workers of workersList) engines.set(workers, engine(workers));
+    copies.push(engines.get(1)!);
+    if (opts.independent) while (copies.length < workersList[workersList.length - 1]) copies.push(engine(1));
     for (let r = 0; r < opts.repeats; r++) {
       for (const cell of cells) {
         cell.repeats.push(await measure(engines.get(cell.workers)!, cell.batchSize, opts));
+        if (opts.independent && cell.workers > 1) {
+          const together = await Promise.all(copies.slice(0, cell.workers).map((e) => measure(e, cell.batchSize, opts)));
+          (cell.independent ??= []).push(together.map(rate));
+        }
         onCell?.(cell, r);
       }
     }
   } finally {
-    await Promise.all([...engines.values()].map((e) => e.close()));
+    await Promise.all([...engines.values(), ...copies.slice(1)].map((e) => e.close()));
   }
   const flops = flopsPerSample(modelShape(opts.hidden));
   return {
@@ -231,7 +260,7 @@ export async function runBench(data: Dataset, opts: BenchOptions, onCell?: (cell
   };
 }
 
-const HEAD = ['batch', 'workers', 'samples/s', 'speedup', 'effic.', 'ms/step', 'compute', 'wait+disp', 'reduce', 'barrier', 'coord', 'coord%', 'coord p50', 'cpu wait', 'GFLOP/s/core'];
+const HEAD = ['batch', 'workers', 'samples/s', 'speedup', 'effic.', 'ms/step', 'compute', 'wait+disp', 'reduce', 'barrier', 'coord', 'coord%', 'coord p50', 'cpu wait', 'GFLOP/s/core', 'indep.', 'bound'];
 
 export function formatTable(rows: BenchRow[]): string {
   const body = rows.map((r) => [
@@ -239,6 +268,7 @@ export function formatTable(rows: BenchRow[]): string {
     r.speedup.toFixed(2) + 'x', (100 * r.efficiency).toFixed(0) + '%', r.msPerStep.toFixed(3),
     r.computeMs.toFixed(3), r.waitDispatchMs.toFixed(3), r.reduceMs.toFixed(3), r.barrierWaitMs.toFixed(3),
     r.coordinatorMs.toFixed(3), (100 * r.coordinatorShare).toFixed(1) + '%', r.coordinatorP50Ms.toFixed(3), r.cpuWaitMs.toFixed(3), r.gflopsPerCore.toFixed(2),
+    Number.isNaN(r.independentSpeedup) ? '-' : r.independentSpeedup.toFixed(2) + 'x', Number.isNaN(r.syncBound) ? '-' : r.syncBound.toFixed(2) + 'x',
   ]);
   const widths = HEAD.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cols: string[]): string => cols.map((c, i) => c.padStart(widths[i])).join('  ');
@@ -249,7 +279,9 @@ export const TABLE_NOTE =
   'Per-step times in ms. wait+disp = step - compute - reduce (barrier wait + coordinator); ' +
   'coord = step - slowest worker task (dispatch and hand-back), mean and median over steps; barrier = longest wait at the barrier; ' +
   'cpu wait = time our threads were ready but had no core (other load on the machine). ' +
-  'GFLOP/s are dense-equivalent (every multiply-add counted).\n';
+  'GFLOP/s are dense-equivalent (every multiply-add counted). ' +
+  'indep. = as many independent 1-worker engines as workers, run at once: their summed samples/s over the 1-worker figure, the most these cores gave just then; ' +
+  'bound = workers x the slowest of them, the most a synchronous run could reach.\n';
 
 /** bench.json, speedup.svg and one breakdown-b<batch>.svg per batch size; returns the paths written. */
 export function writeBenchOutputs(report: BenchReport, dir: string): string[] {

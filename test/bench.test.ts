@@ -15,7 +15,7 @@ const rep = (wallMs: number, extra: Partial<Measurement> = {}): Measurement => (
 describe('bench arithmetic on fixed timings', () => {
   const cells: Cell[] = [
     { batchSize: 64, workers: 1, repeats: [rep(1100), rep(900), rep(1000, { computeMs: 800, reduceMs: 60, busyMs: 900, waitMaxMs: 0, coordinatorP50Ms: 0.07 })] },
-    { batchSize: 64, workers: 2, repeats: [rep(700), rep(600), rep(500)] },
+    { batchSize: 64, workers: 2, repeats: [rep(700), rep(600), rep(500)], independent: [[6000, 5000], [6400, 3200], [7000, 6000]] },
   ];
   const [one, two] = summarize(cells, 1e6);
 
@@ -40,6 +40,13 @@ describe('bench arithmetic on fixed timings', () => {
     expect(two.gflopsPerCore).toBeCloseTo((1e6 * (6400 / 0.6)) / 2 / 1e9, 9);
     expect(two.coordinatorMs).toBeCloseTo(6 - 4.8, 9);
     expect(two.barrierWaitMs).toBeCloseTo(0.2, 9);
+  });
+
+  it('derives the ceiling from the independent copies of its median repeat', () => {
+    // Repeat totals 11000, 9600, 13000: the median is [6000, 5000], against 6400 samples/s solo.
+    expect(two.independentSpeedup).toBeCloseTo(11000 / 6400, 9);
+    expect(two.syncBound).toBeCloseTo((2 * 5000) / 6400, 9);
+    expect(one.independentSpeedup).toBeNaN();
   });
 
   it('takes the lower middle of an even number of repeats, by throughput', () => {
@@ -86,6 +93,8 @@ describe('a tiny real run of `threadgrad bench`', () => {
     const sps = (c: Cell): number => { const m = medianRepeat(c.repeats); return (1000 * m.samples) / m.wallMs; };
     const [c1, c2] = report.cells;
     expect(report.rows[1].speedup).toBeCloseTo(sps(c2) / sps(c1), 9);
+    for (const c of report.cells) if (c.workers === 2) expect(c.independent!.map((r) => r.length)).toEqual([2, 2, 2]);
+    expect(report.rows[1].independentSpeedup).toBeGreaterThan(0);
     for (const r of report.rows) {
       expect(r.samplesPerSec).toBeGreaterThan(0);
       expect(r.computeMs).toBeGreaterThan(0);

@@ -33,6 +33,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
     steps: intAtLeast('steps', argv.steps, 1),
     warmup: intAtLeast('warmup', argv.warmup, 0),
     repeats: intAtLeast('repeats', argv.repeats, 1),
+    independent: Boolean(argv.independent),
   };
   const log = createLogger();
   const data = loadDataset(cfg);
@@ -57,6 +58,7 @@ export const benchCommand: CommandModule<object, Record<string, unknown>> = {
       .option('steps', { describe: 'measured steps per repeat', type: 'number', default: 50, group: 'Benchmark:' })
       .option('warmup', { describe: 'unmeasured steps before each repeat', type: 'number', default: 10, group: 'Benchmark:' })
       .option('repeats', { describe: 'repeats per cell; the median is reported', type: 'number', default: 3, group: 'Benchmark:' })
+      .option('independent', { describe: 'also run as many independent 1-worker engines at once as a cell has workers: the cores\' ceiling (--no-independent to skip)', type: 'boolean', default: true, group: 'Benchmark:' })
       .option('out', { describe: 'folder for bench.json and the SVG charts', type: 'string', default: 'runs/bench', group: 'Benchmark:' })
       .example('$0 bench --workers-list 1,2 --batch-sizes 64,256', '1 vs 2 workers at two batch sizes') as Argv<Record<string, unknown>>,
   handler: (argv) => run(argv),
