@@ -8,6 +8,7 @@ import { readIdx } from '../idx.js';
 import { IMAGE_SIZE } from '../mnist.js';
 import { modelShape, type ModelShape } from '../model.js';
 import { decodePng, isPng } from '../png.js';
+import { TsKernels } from '../kernels.js';
 
 export interface NamedImage {
   name: string;
@@ -39,22 +40,23 @@ export function loadImages(path: string): NamedImage[] {
   return Array.from({ length: dims[0] }, (_, i) => ({ name: `${path}[${i}]`, pixels: data.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE) }));
 }
 
-/** Class probabilities of one image: the trainer's network (ReLU hidden layers, softmax output), pixels scaled to [0, 1]. */
+/** Class probabilities of one image: the trainer's own forward kernels on a small float64 arena, then softmax. */
 export function classify(params: Float32Array, shape: ModelShape, pixels: Uint8Array): Float64Array {
-  let x = Float64Array.from(pixels, (p) => p / 255);
-  shape.layers.forEach(({ inDim, outDim, w, b }, l) => {
-    const y = Float64Array.from(params.subarray(b, b + outDim));
-    for (let i = 0; i < inDim; i++) {
-      const xi = x[i];
-      if (xi === 0) continue; // most pixels and many ReLU outputs
-      const row = w + i * outDim;
-      for (let o = 0; o < outDim; o++) y[o] += xi * params[row + o];
-    }
-    if (l < shape.layers.length - 1) for (let o = 0; o < outDim; o++) y[o] = Math.max(0, y[o]);
-    x = y;
+  // [parameters | input | each layer's output], offsets as the kernels take them.
+  const f = new Float64Array(shape.paramCount + IMAGE_SIZE + shape.layers.reduce((n, L) => n + L.outDim, 0));
+  f.set(params);
+  const kernels = new TsKernels(f);
+  let inp = shape.paramCount;
+  kernels.scalePixels(inp, pixels, 0, IMAGE_SIZE);
+  let out = inp + IMAGE_SIZE;
+  shape.layers.forEach((L, l) => {
+    kernels.matmulForward(out, inp, L.w, L.b, 1, L.inDim, L.outDim, l < shape.layers.length - 1);
+    inp = out;
+    out += L.outDim;
   });
-  const max = Math.max(...x);
-  const exp = x.map((z) => Math.exp(z - max));
+  const logits = f.subarray(inp, out);
+  const max = Math.max(...logits);
+  const exp = logits.map((z) => Math.exp(z - max));
   const total = exp.reduce((a, v) => a + v, 0);
   return exp.map((e) => e / total);
 }
