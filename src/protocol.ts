@@ -23,24 +23,18 @@ export interface WorkerData {
   command: Float64Array;
   /** RESULT_FIELDS numbers per step and slot, written by the step loop (see StepResult). */
   results: Float64Array;
+  /** Loss of each sample of the current round, by its row: summed in row order, so the reported loss never depends on the sharding. */
+  sampleLoss: Float64Array;
   /** TEST HOOK: set only when THREADGRAD_INJECT_FAULT is (see fault-hook.ts). */
   faultHook?: FaultHook;
 }
 
-/** One shard of one step, as a worker derives it from the published command. */
-export interface StepTask {
-  slot: number;
-  /** This shard's samples are order[lo..hi). */
-  lo: number;
-  hi: number;
-  /** SGD scale for the update: learning rate / batch size. */
-  scale: number;
-}
-
 export interface StepResult {
+  /** The whole step's loss sum in slot 0's result, 0 in the others'. */
   lossSum: number;
+  /** Samples this worker classified correctly. */
   correct: number;
-  /** Milliseconds this worker spent in forward + backward, waiting at the barrier, and reducing its parameter slice. */
+  /** Milliseconds this worker spent in phase 1 (forward + backward to the deltas), waiting at barriers, and in phase 2 (weight gradients + update). */
   computeMs: number;
   waitMs: number;
   reduceMs: number;
@@ -73,7 +67,12 @@ export const SEQUENCE = 3;
 export const OPCODE = 4;
 export const DONE = 5;
 export const STEPS_DONE = 6;
-export const CONTROL_WORDS = 8;
+// Work counters of a round's two phases (see workers/worker.ts): a thread takes the next
+// rows or parameter blocks with Atomics.add. Each on a cache line of its own, away from
+// the words the barrier spins on.
+export const NEXT_SAMPLE = 16;
+export const NEXT_BLOCK = 32;
+export const CONTROL_WORDS = 48;
 
 export const OP_STEPS = 0;
 export const OP_STOP = 1;
@@ -129,6 +128,8 @@ export function abortBarrier(control: Int32Array): void {
 
 export function resetBarrier(control: Int32Array): void {
   Atomics.store(control, ARRIVED, 0);
+  Atomics.store(control, NEXT_SAMPLE, 0);
+  Atomics.store(control, NEXT_BLOCK, 0);
   Atomics.store(control, ABORT, 0);
   Atomics.store(control, STEPS_DONE, 0);
 }

@@ -4,12 +4,12 @@ import { planArena } from '../src/arena.js';
 import { TsKernels } from '../src/kernels.js';
 import { IMAGE_SIZE } from '../src/mnist.js';
 import { initParams, modelShape } from '../src/model.js';
-import { softmaxCrossEntropy, trainShard, type Net } from '../src/pass.js';
+import { gradientSum, makeNet, softmaxCrossEntropy, type Net } from '../src/pass.js';
 import { Rng } from '../src/rng.js';
 
 function smallNet(): { net: Net; split: { images: Uint8Array; labels: Uint8Array; count: number }; order: Int32Array } {
   const shape = modelShape([6, 5]);
-  const plan = planArena(shape, 1, 4); // chunk 4 < 7 samples: exercises accumulation across chunks
+  const plan = planArena(shape, 1, 4); // rounds of 4 < 7 samples: exercises the sums carried between rounds
   const f = new Float64Array(plan.bytes / 4); // plan offsets count elements, whatever their width
   const rng = new Rng(7);
   initParams(f.subarray(plan.params, plan.params + shape.paramCount), shape, rng);
@@ -21,16 +21,16 @@ function smallNet(): { net: Net; split: { images: Uint8Array; labels: Uint8Array
   for (let i = 0; i < images.length; i++) images[i] = rng.uniform() < 0.2 ? rng.below(256) : 0;
   const labels = Uint8Array.from({ length: count }, (_, i) => i % 10);
   const order = Int32Array.from({ length: count }, (_, i) => i);
-  return { net: { shape, plan, kernels: new TsKernels(f), f }, split: { images, labels, count }, order };
+  return { net: makeNet(shape, plan, new TsKernels(f), f), split: { images, labels, count }, order };
 }
 
 describe('backward pass', () => {
   it('matches central finite differences (relative error < 1e-5)', () => {
     const { net, split, order } = smallNet();
     const { f, plan, shape } = net;
-    const loss = () => trainShard(net, 0, split, order, 0, split.count).lossSum;
+    const loss = () => gradientSum(net, split, order, 0, split.count).lossSum;
     loss();
-    const analytic = f.slice(plan.gradSlots[0], plan.gradSlots[0] + shape.paramCount);
+    const analytic = f.slice(plan.grad, plan.grad + shape.paramCount);
     const eps = 1e-6;
     let checked = 0;
     for (const L of shape.layers) {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine.js';
 import { kernelsWasmFile, loadKernels } from '../src/kernel-loader.js';
-import { TsKernels, type Kernels } from '../src/kernels.js';
+import { ACCUMULATE, APPLY, APPLY_AND_CLEAR, TsKernels, updateRowsScratch, type Kernels, type UpdateMode } from '../src/kernels.js';
 import { dataPaths, head, loadMnist } from '../src/mnist.js';
 import { initParams } from '../src/model.js';
 import type { KernelKind } from '../src/protocol.js';
@@ -87,34 +87,46 @@ const SHAPES: [number, number][] = [
   [257, 6], [300, 7], [520, 36],
 ];
 
+const MODES: [string, UpdateMode][] = [['accumulate', ACCUMULATE], ['apply', APPLY], ['apply and clear', APPLY_AND_CLEAR]];
+
 describe('wasm kernels agree with TsKernels', () => {
   for (const [inDim, outDim] of SHAPES) {
     for (const n of [1, 3, 256]) {
-      it(`forward and backward, n=${n}, ${inDim} -> ${outDim}`, async () => {
+      it(`forward, deltas and row updates, n=${n}, ${inDim} -> ${outDim}`, async () => {
         const rng = new Rng(inDim * 1000 + outDim * 10 + n);
         const layout = new Layout();
         const W = layout.take(inDim * outDim);
         const b = layout.take(outDim);
         const inp = layout.take(n * inDim);
-        const out = layout.take(n * outDim, 0); // no gap: a write past the last row lands in dW
-        const dW = layout.take(inDim * outDim);
-        const db = layout.take(outDim);
+        const out = layout.take(n * outDim, 0); // no gap: a write past the last row lands in gW
+        const gW = layout.take(inDim * outDim);
+        const gb = layout.take(outDim);
         const dout = layout.take(n * outDim);
         const dinp = layout.take(n * inDim);
+        const scratch = layout.take(updateRowsScratch(n));
         const { f, wasm } = await layout.build();
         fillNormal(f, W, inDim * outDim, rng, Math.sqrt(2 / inDim));
         fillNormal(f, b, outDim, rng, 0.1);
         fillSparse(f, inp, n * inDim, rng);
         fillNormal(f, dout, n * outDim, rng, 1);
-        // Gradients accumulate, so start them away from zero.
-        fillNormal(f, dW, inDim * outDim, rng, 0.5);
-        fillNormal(f, db, outDim, rng, 0.5);
+        // Sums of earlier rounds, away from zero.
+        fillNormal(f, gW, inDim * outDim, rng, 0.5);
+        fillNormal(f, gb, outDim, rng, 0.5);
 
         for (const relu of [true, false]) {
           compare(f, wasm, `forward relu=${relu}`, (k) => k.matmulForward(out, inp, W, b, n, inDim, outDim, relu));
         }
-        compare(f, wasm, 'backward without dinp', (k) => k.matmulBackward(-1, dW, db, dout, inp, W, n, inDim, outDim));
-        compare(f, wasm, 'backward with dinp', (k) => k.matmulBackward(dinp, dW, db, dout, inp, W, n, inDim, outDim));
+        compare(f, wasm, 'backpropInput', (k) => k.backpropInput(dinp, dout, inp, W, n, inDim, outDim));
+        // The scratch is the kernels' own business: cleared after each call, so the rest is compared.
+        for (const [name, mode] of MODES) {
+          // All rows with the bias, then a range inside that starts off a 16-row boundary.
+          for (const [lo, hi] of [[0, inDim + 1], [Math.min(3, inDim), Math.min(inDim, 21)]]) {
+            compare(f, wasm, `updateRows ${name} [${lo}, ${hi})`, (k) => {
+              k.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, lo, hi, 0.01, mode, scratch);
+              (k instanceof TsKernels ? k.f : f).fill(0, scratch, scratch + updateRowsScratch(n));
+            });
+          }
+        }
 
         // Not vacuous: the outputs are real numbers, most of them non-zero.
         const outputs = f.subarray(out, out + n * outDim);
@@ -131,41 +143,93 @@ describe('wasm kernels agree with TsKernels', () => {
     const b = layout.take(outDim);
     const inp = layout.take(n * inDim);
     const out = layout.take(n * outDim);
-    const dW = layout.take(inDim * outDim);
-    const db = layout.take(outDim);
+    const gW = layout.take(inDim * outDim);
+    const gb = layout.take(outDim);
     const dout = layout.take(n * outDim);
     const dinp = layout.take(n * inDim);
+    const scratch = layout.take(updateRowsScratch(n));
     const { f, wasm } = await layout.build();
     fillNormal(f, W, inDim * outDim, rng, 0.1);
     fillNormal(f, b, outDim, rng, 0.1);
     fillNormal(f, dout, n * outDim, rng, 1);
-    f.fill(0, dW, dW + inDim * outDim);
-    f.fill(0, db, db + outDim);
+    f.fill(0, gW, gW + inDim * outDim);
+    f.fill(0, gb, gb + outDim);
     for (const zeroFraction of [0, 1]) {
       fillSparse(f, inp, n * inDim, rng, zeroFraction);
       compare(f, wasm, `forward, zeros ${zeroFraction}`, (k) => k.matmulForward(out, inp, W, b, n, inDim, outDim, true));
-      compare(f, wasm, `backward, zeros ${zeroFraction}`, (k) => k.matmulBackward(dinp, dW, db, dout, inp, W, n, inDim, outDim));
+      compare(f, wasm, `backpropInput, zeros ${zeroFraction}`, (k) => k.backpropInput(dinp, dout, inp, W, n, inDim, outDim));
+      compare(f, wasm, `updateRows, zeros ${zeroFraction}`, (k) => {
+        k.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, 0, inDim + 1, 0, ACCUMULATE, scratch);
+        (k instanceof TsKernels ? k.f : f).fill(0, scratch, scratch + updateRowsScratch(n));
+      });
     }
   });
 
-  it('reduceApply sums the slots into the parameters over [lo, hi) only', async () => {
-    const rng = new Rng(11);
-    const paramCount = 1000;
+  it('updateRows reads first-layer inputs from pixel bytes exactly as from the scaled floats', async () => {
+    const [n, inDim, outDim] = [37, 784, 128];
+    const rng = new Rng(17);
     const layout = new Layout();
-    const params = layout.take(paramCount);
-    // Evenly spaced like the arena's gradient slots, and a set that is not.
-    const even = Array.from({ length: 3 }, () => layout.take(paramCount, 0));
-    const uneven = [layout.take(paramCount, 8), layout.take(paramCount, 40), layout.take(paramCount, 0)];
+    const W = layout.take(inDim * outDim);
+    const b = layout.take(outDim);
+    const gW = layout.take(inDim * outDim);
+    const gb = layout.take(outDim);
+    const inp = layout.take(n * inDim);
+    const dout = layout.take(n * outDim);
+    const table = layout.take(n);
+    const bytes = layout.take((n * inDim) / 4);
+    const scratch = layout.take(updateRowsScratch(n));
     const { f, wasm } = await layout.build();
-    fillNormal(f, params, paramCount, rng, 1);
-    for (const s of [...even, ...uneven]) fillNormal(f, s, paramCount, rng, 1);
-    for (const [slots, lo, hi] of [[even, 0, paramCount], [even, 96, 500], [even.slice(0, 1), 4, 8], [even, 5, 23], [uneven, 200, 1000], [[], 0, 100]] as const) {
-      compare(f, wasm, `reduceApply over ${slots.length} slots [${lo}, ${hi})`, (k) => k.reduceApply(params, [...slots], lo, hi, 0.01));
+    fillNormal(f, W, inDim * outDim, rng, 0.05);
+    fillNormal(f, b, outDim, rng, 0.1);
+    f.fill(0, gW, gW + inDim * outDim);
+    f.fill(0, gb, gb + outDim);
+    fillNormal(f, dout, n * outDim, rng, 1);
+    const pixels = new Uint8Array(f.buffer, bytes * 4, n * inDim);
+    const addresses = new Uint32Array(f.buffer, table * 4, n);
+    // Samples in shuffled order, as a round holds them; MNIST-like, 20% lit.
+    for (let i = 0; i < n; i++) addresses[i] = bytes * 4 + ((i * 7) % n) * inDim;
+    pixels.forEach((_, i) => (pixels[i] = rng.uniform() < 0.2 ? 1 + rng.below(255) : 0));
+    for (let i = 0; i < n; i++) for (let k = 0; k < inDim; k++) f[inp + i * inDim + k] = pixels[addresses[i] - bytes * 4 + k] / 255;
+    const ts = new TsKernels(f.slice());
+    const W0 = f.slice(W, W + inDim * outDim);
+    for (const [name, mode] of MODES) {
+      wasm.updateRows(W, b, gW, gb, inp, table, dout, n, inDim, outDim, 0, inDim + 1, 0.01, mode, scratch);
+      ts.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, 0, inDim + 1, 0.01, mode, scratch);
+      // Compare the parameters and sums only: the pixel bytes read as floats may be NaNs.
+      expectSameArena(f.slice(W, inp), (ts.f as Float32Array).slice(W, inp), `pixels, ${name}`);
     }
-    // Not vacuous: the parameters moved.
-    const before = f.slice(params, params + paramCount);
-    wasm.reduceApply(params, even, 0, paramCount, 0.5);
-    expect(f.subarray(params, params + paramCount).filter((v, i) => v !== before[i]).length).toBeGreaterThan(paramCount * 0.9);
+    // Not vacuous: most weights moved (rows of pixels dark in all 37 samples cannot).
+    expect(f.subarray(W, W + inDim * outDim).filter((v, i) => v !== W0[i]).length).toBeGreaterThan(inDim * outDim * 0.5);
+  });
+
+  it('apply and clear leaves the sums zero and applies them; accumulate leaves the weights alone', async () => {
+    const [n, inDim, outDim] = [4, 20, 8];
+    const rng = new Rng(23);
+    const layout = new Layout();
+    const W = layout.take(inDim * outDim);
+    const b = layout.take(outDim);
+    const gW = layout.take(inDim * outDim);
+    const gb = layout.take(outDim);
+    const inp = layout.take(n * inDim);
+    const dout = layout.take(n * outDim);
+    const scratch = layout.take(updateRowsScratch(n));
+    const { f, wasm } = await layout.build();
+    fillNormal(f, W, inDim * outDim, rng, 0.3);
+    fillNormal(f, b, outDim, rng, 0.3);
+    f.fill(0, gW, gW + inDim * outDim);
+    f.fill(0, gb, gb + outDim);
+    fillSparse(f, inp, n * inDim, rng, 0.5);
+    fillNormal(f, dout, n * outDim, rng, 1);
+    const W0 = f.slice(W, W + inDim * outDim);
+    // Two rounds over the same samples: sums, then apply. Same as one APPLY of twice the gradient.
+    wasm.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, 0, inDim + 1, 0.5, ACCUMULATE, scratch);
+    expect(Array.from(f.subarray(W, W + inDim * outDim))).toEqual(Array.from(W0));
+    const G = f.slice(gW, gW + inDim * outDim);
+    expect(G.filter((v) => v !== 0).length).toBeGreaterThan(inDim * outDim * 0.3);
+    wasm.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, 0, inDim + 1, 0.5, APPLY_AND_CLEAR, scratch);
+    expect(f.subarray(gW, gW + inDim * outDim).every((v) => v === 0)).toBe(true);
+    expect(f.subarray(gb, gb + outDim).every((v) => v === 0)).toBe(true);
+    for (let i = 0; i < inDim * outDim; i++) expect(f[W + i]).toBeCloseTo(W0[i] - 0.5 * 2 * G[i], 5);
   });
 
   it('scalePixels turns bytes into exactly the same floats x / 255, including odd lengths and offsets', async () => {
@@ -187,24 +251,13 @@ describe('wasm kernels agree with TsKernels', () => {
     }
     expect(() => wasm.scalePixels(out, new Uint8Array(4), 0, 4)).toThrow(/only from the arena/);
   });
-
-  it('zero clears exactly [at, at + count)', async () => {
-    const layout = new Layout();
-    const at = layout.take(1000);
-    const { f, wasm } = await layout.build();
-    for (const [from, count] of [[0, 1000], [4, 8], [12, 1], [100, 0]]) {
-      fillNormal(f, at, 1000, new Rng(from + count), 1);
-      compare(f, wasm, `zero [${from}, ${from + count})`, (k) => k.zero(at + from, count));
-      expect(f.subarray(at + from, at + from + count).every((v) => v === 0)).toBe(true);
-    }
-  });
 });
 
 describe('wasm kernel module', () => {
   it('imports only the shared memory and exports only kernels', () => {
     const module = new WebAssembly.Module(readFileSync(kernelsWasmFile()));
     expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
-    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['matmulBackward', 'matmulForward', 'reduceApply', 'scalePixels', 'zero']);
+    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['backpropInput', 'matmulForward', 'scalePixels', 'updateRows']);
   });
 
   it('rejects memory that is not shared, with a message saying so', async () => {

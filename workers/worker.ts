@@ -3,30 +3,29 @@
 // steps, see src/step-loop.ts) or `evaluate` tasks that carry only a slot number and a
 // sample range.
 import { workerData } from 'piscina';
-import { paramSlice, shardRange } from '../src/arena.js';
 import { loadKernels } from '../src/kernel-loader.js';
+import { ACCUMULATE, APPLY, APPLY_AND_CLEAR } from '../src/kernels.js';
 import { modelShape } from '../src/model.js';
-import { evaluateRange, trainShard, type Net } from '../src/pass.js';
+import { evaluateRange, forwardBackward, makeNet, rowBlocks, updateWeights } from '../src/pass.js';
 import {
-  DONE, OPCODE, OP_STOP, RESULT_FIELDS, SEQUENCE, STEPS_DONE, barrier,
-  type EvalResult, type EvalTask, type ServeTask, type StepResult, type StepTask, type WorkerData,
+  DONE, NEXT_BLOCK, NEXT_SAMPLE, OPCODE, OP_STOP, RESULT_FIELDS, SEQUENCE, STEPS_DONE, barrier,
+  type EvalResult, type EvalTask, type ServeTask, type StepResult, type WorkerData,
 } from '../src/protocol.js';
 import { CLASSES } from '../src/mnist.js';
 import { maybeCommitFault } from '../src/fault-hook.js';
 
 const data = workerData as WorkerData;
 const f = new Float32Array(data.memory.buffer);
-const net: Net = {
-  shape: modelShape(data.hidden),
-  plan: data.plan,
-  kernels: await loadKernels(data.kernels, data.memory, f),
-  f,
-};
+const shape = modelShape(data.hidden);
+const net = makeNet(shape, data.plan, await loadKernels(data.kernels, data.memory, f), f);
+const blocks = rowBlocks(shape);
+/** Phase 1 hands out a round's samples in about this many pieces per thread: fine enough that a slow core or a late start costs little. */
+const PIECES_PER_THREAD = 8;
 
 /** Runs every run of steps the coordinator publishes until it publishes OP_STOP. */
 export function serve({ slot, sequence }: ServeTask): void {
   const { control, command, results } = data;
-  const shards = net.plan.slotCount;
+  const threads = net.plan.slotCount;
   for (;;) {
     Atomics.wait(control, SEQUENCE, sequence);
     const next = Atomics.load(control, SEQUENCE);
@@ -37,28 +36,52 @@ export function serve({ slot, sequence }: ServeTask): void {
     for (let i = 0; i < count; i++) {
       const lo = first + i * batch;
       const hi = Math.min(end, lo + batch);
-      const [a, b] = shardRange(slot, shards, hi - lo);
-      const r = step({ slot, lo: lo + a, hi: lo + b, scale: lr / (hi - lo) });
-      results.set([r.lossSum, r.correct, r.computeMs, r.waitMs, r.reduceMs], (i * shards + slot) * RESULT_FIELDS);
-      // The next forward pass reads every slice of the weights: wait until all are updated.
-      if (barrier(control, shards)) Atomics.add(control, STEPS_DONE, 1);
+      const r = step(slot, lo, hi, lr / (hi - lo));
+      results.set([r.lossSum, r.correct, r.computeMs, r.waitMs, r.reduceMs], (i * threads + slot) * RESULT_FIELDS);
     }
-    if (Atomics.add(control, DONE, 1) === shards - 1) Atomics.notify(control, DONE);
+    if (Atomics.add(control, DONE, 1) === threads - 1) Atomics.notify(control, DONE);
   }
 }
 
-/** Forward + backward of one shard into its gradient slot, then, once every shard is in, SGD on this slot's parameter slice. */
-function step(task: StepTask): StepResult {
-  const t0 = performance.now();
-  const { lossSum, correct } = trainShard(net, task.slot, data.train, data.order, task.lo, task.hi);
-  maybeCommitFault(data.faultHook, task.slot, net.plan.slotCount); // TEST HOOK, inert unless THREADGRAD_INJECT_FAULT is set
-  const t1 = performance.now();
-  barrier(data.control, net.plan.slotCount);
-  const t2 = performance.now();
-  const [lo, hi] = paramSlice(task.slot, net.plan.slotCount, net.plan.paramCount);
-  net.kernels.reduceApply(net.plan.params, net.plan.gradSlots, lo, hi, task.scale);
-  const t3 = performance.now();
-  return { lossSum, correct, computeMs: t1 - t0, waitMs: t2 - t1, reduceMs: t3 - t2 };
+/**
+ * This thread's part of one SGD step on samples order[lo..hi), in rounds of at most
+ * plan.rows samples. Work is taken, not assigned: a thread grabs the next rows (phase 1)
+ * or parameter blocks (phase 2) until none are left, so a slower core simply does less.
+ */
+function step(slot: number, lo: number, hi: number, scale: number): StepResult {
+  const { control, sampleLoss } = data;
+  const threads = net.plan.slotCount;
+  const r: StepResult = { lossSum: 0, correct: 0, computeMs: 0, waitMs: 0, reduceMs: 0 };
+  for (let start = lo; start < hi; start += net.plan.rows) {
+    const n = Math.min(net.plan.rows, hi - start);
+    const lastRound = start + n >= hi;
+    const t0 = performance.now();
+    const piece = Math.ceil(n / (PIECES_PER_THREAD * threads));
+    for (let r0; (r0 = Atomics.add(control, NEXT_SAMPLE, piece)) < n;) {
+      r.correct += forwardBackward(net, data.train, data.order, start, r0, Math.min(n, r0 + piece), sampleLoss);
+    }
+    if (start === lo) maybeCommitFault(data.faultHook, slot, threads); // TEST HOOK, inert unless THREADGRAD_INJECT_FAULT is set
+    const t1 = performance.now();
+    // Phase 2 reads every sample's deltas. The counter is reset by the last thread in, after
+    // the others have stopped taking from it and before any can reach the next round.
+    if (barrier(control, threads)) Atomics.store(control, NEXT_SAMPLE, 0);
+    const t2 = performance.now();
+    if (slot === 0) for (let s = 0; s < n; s++) r.lossSum += sampleLoss[s];
+    const mode = !lastRound ? ACCUMULATE : start === lo ? APPLY : APPLY_AND_CLEAR;
+    for (let b; (b = Atomics.add(control, NEXT_BLOCK, 1)) < blocks.length;) updateWeights(net, blocks[b], n, scale, mode, slot);
+    const t3 = performance.now();
+    // The next round's forward pass reads every row of the weights.
+    if (barrier(control, threads)) {
+      Atomics.store(control, NEXT_BLOCK, 0);
+      if (lastRound) Atomics.add(control, STEPS_DONE, 1);
+    }
+    r.computeMs += t1 - t0;
+    r.reduceMs += t3 - t2;
+    // The wait at the step's last barrier is left out: it overlaps the next step's start in
+    // the other threads, and the coordinator's share is the step time no worker accounts for.
+    r.waitMs += t2 - t1 + (lastRound ? 0 : performance.now() - t3);
+  }
+  return r;
 }
 
 export function evaluate(task: EvalTask): EvalResult {
