@@ -42,6 +42,9 @@ export function makeNet(shape: ModelShape, plan: ArenaPlan, kernels: Kernels, f:
   return { shape, plan, kernels, f, pixelRows, labels: new Uint8Array(plan.rows), predictions: new Uint8Array(plan.rows) };
 }
 
+/** One row's exponentials, computed once for the sum and the gradient. */
+const EXPS = new Float64Array(CLASSES);
+
 /**
  * Stable softmax + cross-entropy over n rows of logits. Writes delta = softmax - onehot
  * (the gradient of the summed loss w.r.t. the logits) when delta >= 0, each row's argmax
@@ -52,13 +55,14 @@ export function softmaxCrossEntropy(
 ): PassResult {
   let lossSum = 0;
   let correct = 0;
+  const exps = EXPS;
   for (let i = 0; i < n; i++) {
     const z = logits + i * CLASSES;
     let max = f[z];
     let argmax = 0;
     for (let c = 1; c < CLASSES; c++) if (f[z + c] > max) { max = f[z + c]; argmax = c; }
     let sumExp = 0;
-    for (let c = 0; c < CLASSES; c++) sumExp += Math.exp(f[z + c] - max);
+    for (let c = 0; c < CLASSES; c++) sumExp += exps[c] = Math.exp(f[z + c] - max);
     const y = labels[i];
     const loss = Math.log(sumExp) - (f[z + y] - max);
     lossSum += loss;
@@ -67,7 +71,7 @@ export function softmaxCrossEntropy(
     if (losses) losses[i] = loss;
     if (delta >= 0) {
       const d = delta + i * CLASSES;
-      for (let c = 0; c < CLASSES; c++) f[d + c] = Math.exp(f[z + c] - max) / sumExp - (c === y ? 1 : 0);
+      for (let c = 0; c < CLASSES; c++) f[d + c] = exps[c] / sumExp - (c === y ? 1 : 0);
     }
   }
   return { lossSum, correct };
