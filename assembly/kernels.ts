@@ -238,7 +238,8 @@ const ROWS = 16;
  * For rows k in [rowLo, rowHi) of a layer: g_k = sum over i < n of inp[i][k] * dout[i],
  * in order of i. Row k == inDim is the bias row (every input 1), stored at b and gb.
  * When pix >= 0 the inputs are pixels: the u32 at pix + 4i is the byte address of sample
- * i's pixels, and inp[i][k] = pixel / 255, the value inp holds. Pixels are never written,
+ * i's pixels, and inp[i][k] = pixel / 255, the value inp holds (a float64 multiply by
+ * 1/255 rounds to the same float32 as the division for every byte, and costs less). Pixels are never written,
  * so they sit in every core's cache, while inp was half written by other cores.
  * `scratch`: this thread's 16 counts and 16 lists of n (dout row offset, input) pairs.
  */
@@ -272,7 +273,7 @@ export function updateRows(
         store<u32>(scratch + (j << 2), c + 1);
         const e = lists + j * listBytes + (<usize>c << 3);
         store<u32>(e, d);
-        store<f32>(e, pix >= 0 ? <f32>load<u8>(at + j) / 255 : load<f32>(at + (j << 2)), 4);
+        store<f32>(e, pix >= 0 ? <f32>(<f64>load<u8>(at + j) * (1.0 / 255)) : load<f32>(at + (j << 2)), 4);
       }
     }
     for (let j = 0; j < rows; j++) {
@@ -387,13 +388,39 @@ export function scalePixels(out: usize, src: usize, count: i32): void {
   let i = 0;
   for (; i + 16 <= count; i += 16) {
     const bytes = v128.load(src + <usize>i);
+    const p = out + (<usize>i << 2);
+    if (!v128.any_true(bytes)) {
+      // Most of an MNIST image is background: no divisions for it.
+      const z = f32x4.splat(0);
+      v128.store(p, z); v128.store(p, z, 16); v128.store(p, z, 32); v128.store(p, z, 48);
+      continue;
+    }
     const lo = i16x8.extend_low_i8x16_u(bytes);
     const hi = i16x8.extend_high_i8x16_u(bytes);
-    const p = out + (<usize>i << 2);
     v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(lo)), d));
     v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(lo)), d), 16);
     v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(hi)), d), 32);
     v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(hi)), d), 48);
   }
   for (; i < count; i++) store<f32>(out + (<usize>i << 2), <f32>load<u8>(src + <usize>i) / 255);
+}
+
+// ---- cache warming ----
+
+/**
+ * Reads one float in every 64-byte line of [at, at + bytes) and returns their sum (so that
+ * the reads stay). A sequential sweep that the hardware prefetcher streams: it moves the
+ * lines another core has just written into this core's cache far faster than the
+ * forward pass would, one latency-bound miss at a time in the order of nonzero inputs.
+ */
+export function pull(at: usize, bytes: usize): f32 {
+  let s0 = f32x4.splat(0), s1 = s0;
+  let p = at;
+  const end = at + bytes;
+  for (; p + 128 <= end; p += 128) {
+    s0 = f32x4.add(s0, v128.load(p));
+    s1 = f32x4.add(s1, v128.load(p, 64));
+  }
+  for (; p + 16 <= end; p += 64) s0 = f32x4.add(s0, v128.load(p));
+  return f32x4.extract_lane(f32x4.add(s0, s1), 0);
 }

@@ -13,6 +13,7 @@ export interface KernelExports {
     rowLo: number, rowHi: number, scale: number, mode: number, scratch: number,
   ): void;
   scalePixels(out: number, src: number, count: number): void;
+  pull(at: number, bytes: number): number;
 }
 
 export class WasmKernels implements Kernels {
@@ -37,5 +38,9 @@ export class WasmKernels implements Kernels {
   scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void {
     if (pixels.buffer !== this.memory.buffer) throw new Error('wasm kernels read pixels only from the arena memory');
     this.wasm.scalePixels(out * 4, pixels.byteOffset + from, count);
+  }
+
+  pull(at: number, count: number): void {
+    this.wasm.pull(at * 4, count * 4);
   }
 }

@@ -23,6 +23,8 @@ export interface Kernels {
   ): void;
   /** f[out + i] = pixels[from + i] / 255 for i < count: one image into the input scratch. */
   scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void;
+  /** Reads f[at .. at + count) and changes nothing: brings memory other threads wrote into this thread's cache in one sweep. */
+  pull(at: number, count: number): void;
 }
 
 export type FloatArray = Float32Array | Float64Array;
@@ -108,5 +110,12 @@ export class TsKernels implements Kernels {
   scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void {
     const f = this.f;
     for (let i = 0; i < count; i++) f[out + i] = pixels[from + i] / 255;
+  }
+
+  pull(at: number, count: number): number {
+    const f = this.f;
+    let sum = 0;
+    for (let i = 0; i < count; i += 16) sum += f[at + i];
+    return sum;
   }
 }

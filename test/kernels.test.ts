@@ -117,6 +117,7 @@ describe('wasm kernels agree with TsKernels', () => {
           compare(f, wasm, `forward relu=${relu}`, (k) => k.matmulForward(out, inp, W, b, n, inDim, outDim, relu));
         }
         compare(f, wasm, 'backpropInput', (k) => k.backpropInput(dinp, dout, inp, W, n, inDim, outDim));
+        compare(f, wasm, 'pull changes nothing', (k) => k.pull(W, inDim * outDim + 3));
         // The scratch is the kernels' own business: cleared after each call, so the rest is compared.
         for (const [name, mode] of MODES) {
           // All rows with the bias, then a range inside that starts off a 16-row boundary.
@@ -198,6 +199,15 @@ describe('wasm kernels agree with TsKernels', () => {
       // Compare the parameters and sums only: the pixel bytes read as floats may be NaNs.
       expectSameArena(f.slice(W, inp), (ts.f as Float32Array).slice(W, inp), `pixels, ${name}`);
     }
+    // Reading the bytes gives exactly the floats: the same sums bit for bit, every byte value present.
+    expect(new Set(pixels).size).toBe(256);
+    const sums = (pix: number): Float32Array => {
+      f.fill(0, gW, gW + inDim * outDim);
+      f.fill(0, gb, gb + outDim);
+      wasm.updateRows(W, b, gW, gb, inp, pix, dout, n, inDim, outDim, 0, inDim + 1, 0, ACCUMULATE, scratch);
+      return f.slice(gW, gW + inDim * outDim);
+    };
+    expect(Array.from(sums(table))).toEqual(Array.from(sums(-1)));
     // Not vacuous: most weights moved (rows of pixels dark in all 37 samples cannot).
     expect(f.subarray(W, W + inDim * outDim).filter((v, i) => v !== W0[i]).length).toBeGreaterThan(inDim * outDim * 0.5);
   });
@@ -249,6 +259,11 @@ describe('wasm kernels agree with TsKernels', () => {
       expect(Array.from(f.subarray(out, out + count))).toEqual(Array.from(ts.f.subarray(out, out + count)));
       expect(f[out + count]).toBe(SENTINEL); // nothing written past the end
     }
+    // Background: whole 16-byte runs of zeros next to lit ones.
+    pixels.forEach((_, i) => (pixels[i] = (i >> 4) % 3 === 0 ? (i * 37) % 256 : 0));
+    f.fill(SENTINEL, out, out + 800);
+    wasm.scalePixels(out, pixels, 0, 784);
+    for (let i = 0; i < 784; i++) expect(f[out + i]).toBe(Math.fround(pixels[i] / 255));
     expect(() => wasm.scalePixels(out, new Uint8Array(4), 0, 4)).toThrow(/only from the arena/);
   });
 });
@@ -257,7 +272,7 @@ describe('wasm kernel module', () => {
   it('imports only the shared memory and exports only kernels', () => {
     const module = new WebAssembly.Module(readFileSync(kernelsWasmFile()));
     expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
-    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['backpropInput', 'matmulForward', 'scalePixels', 'updateRows']);
+    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['backpropInput', 'matmulForward', 'pull', 'scalePixels', 'updateRows']);
   });
 
   it('rejects memory that is not shared, with a message saying so', async () => {
