@@ -381,28 +381,53 @@ export function updateRows(
 
 // ---- input ----
 
-/** out[i] = src[i] / 255 as f32 for i < count: bytes widened 16 at a time. Division, not a
- * multiply by 1/255, so that the result is the correctly rounded one TsKernels computes. */
-export function scalePixels(out: usize, src: usize, count: i32): void {
-  const d = f32x4.splat(255);
-  let i = 0;
-  for (; i + 16 <= count; i += 16) {
-    const bytes = v128.load(src + <usize>i);
-    const p = out + (<usize>i << 2);
-    if (!v128.any_true(bytes)) {
-      // Most of an MNIST image is background: no divisions for it.
-      const z = f32x4.splat(0);
-      v128.store(p, z); v128.store(p, z, 16); v128.store(p, z, 32); v128.store(p, z, 48);
-      continue;
-    }
-    const lo = i16x8.extend_low_i8x16_u(bytes);
-    const hi = i16x8.extend_high_i8x16_u(bytes);
-    v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(lo)), d));
-    v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(lo)), d), 16);
-    v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(hi)), d), 32);
-    v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(hi)), d), 48);
+/** Floats at p = the 16 bytes at src / 255, widened 16 at a time. Division, not a multiply by
+ * 1/255, so that the result is the correctly rounded one TsKernels computes. */
+@inline function scale16(p: usize, src: usize): void {
+  const bytes = v128.load(src);
+  if (!v128.any_true(bytes)) {
+    // Most of an MNIST image is background: no divisions for it.
+    const z = f32x4.splat(0);
+    v128.store(p, z); v128.store(p, z, 16); v128.store(p, z, 32); v128.store(p, z, 48);
+    return;
   }
+  const d = f32x4.splat(255);
+  const lo = i16x8.extend_low_i8x16_u(bytes);
+  const hi = i16x8.extend_high_i8x16_u(bytes);
+  v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(lo)), d));
+  v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(lo)), d), 16);
+  v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(hi)), d), 32);
+  v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(hi)), d), 48);
+}
+
+/** out[i] = src[i] / 255 as f32 for i < count. */
+export function scalePixels(out: usize, src: usize, count: i32): void {
+  let i = 0;
+  for (; i + 16 <= count; i += 16) scale16(out + (<usize>i << 2), src + <usize>i);
   for (; i < count; i++) store<f32>(out + (<usize>i << 2), <f32>load<u8>(src + <usize>i) / 255);
+}
+
+/**
+ * Row r < n of out (count floats, count a multiple of 16) = the bytes at the u32 address
+ * table[r], / 255. Rows go in pairs: the images lie far apart in a shuffled batch, and two
+ * streams of misses overlap where one waits.
+ */
+export function gatherPixels(out: usize, table: usize, n: i32, count: i32): void {
+  const rowBytes = <usize>count << 2;
+  let r = 0;
+  for (; r + 2 <= n; r += 2) {
+    const a = <usize>load<u32>(table + (<usize>r << 2)), b = <usize>load<u32>(table + (<usize>r << 2), 4);
+    const pa = out + <usize>r * rowBytes, pb = pa + rowBytes;
+    for (let i: usize = 0; i < <usize>count; i += 16) {
+      scale16(pa + (i << 2), a + i);
+      scale16(pb + (i << 2), b + i);
+    }
+  }
+  if (r < n) {
+    const a = <usize>load<u32>(table + (<usize>r << 2));
+    const pa = out + <usize>r * rowBytes;
+    for (let i: usize = 0; i < <usize>count; i += 16) scale16(pa + (i << 2), a + i);
+  }
 }
 
 // ---- cache warming ----

@@ -2,6 +2,7 @@
 // imports the arena's shared memory, so a call passes only offsets: the interface's float
 // offsets become the byte addresses the module expects, and no tensor is ever copied.
 import type { Kernels, UpdateMode } from './kernels.js';
+import { IMAGE_SIZE } from './mnist.js';
 
 /** What dist/kernels.wasm exports; every pointer is a byte address in the arena. */
 export interface KernelExports {
@@ -13,6 +14,7 @@ export interface KernelExports {
     rowLo: number, rowHi: number, scale: number, mode: number, scratch: number,
   ): void;
   scalePixels(out: number, src: number, count: number): void;
+  gatherPixels(out: number, table: number, n: number, count: number): void;
   pull(at: number, bytes: number): number;
 }
 
@@ -38,6 +40,11 @@ export class WasmKernels implements Kernels {
   scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void {
     if (pixels.buffer !== this.memory.buffer) throw new Error('wasm kernels read pixels only from the arena memory');
     this.wasm.scalePixels(out * 4, pixels.byteOffset + from, count);
+  }
+
+  gatherPixels(out: number, pixels: Uint8Array, table: number, n: number): void {
+    if (pixels.buffer !== this.memory.buffer) throw new Error('wasm kernels read pixels only from the arena memory');
+    this.wasm.gatherPixels(out * 4, table * 4, n, IMAGE_SIZE);
   }
 
   pull(at: number, count: number): void {

@@ -2,6 +2,7 @@
 // float offset into one flat array (the shared arena), so the same calls drive the plain
 // TypeScript loops below and the WebAssembly SIMD kernels, which see the arena as their memory.
 // Matrices are row-major; W is [inDim][outDim].
+import { IMAGE_SIZE } from './mnist.js';
 
 export interface Kernels {
   /** out[n][outDim] = inp[n][inDim] . W + b, then ReLU when `relu`. */
@@ -23,6 +24,11 @@ export interface Kernels {
   ): void;
   /** f[out + i] = pixels[from + i] / 255 for i < count: one image into the input scratch. */
   scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void;
+  /**
+   * Row r < n of out (784 floats) = the image whose bytes start at address table[r] / 255:
+   * `table` offsets n u32 addresses into pixels.buffer, in the arena (see ArenaPlan).
+   */
+  gatherPixels(out: number, pixels: Uint8Array, table: number, n: number): void;
   /** Reads f[at .. at + count) and changes nothing: brings memory other threads wrote into this thread's cache in one sweep. */
   pull(at: number, count: number): void;
 }
@@ -110,6 +116,16 @@ export class TsKernels implements Kernels {
   scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void {
     const f = this.f;
     for (let i = 0; i < count; i++) f[out + i] = pixels[from + i] / 255;
+  }
+
+  gatherPixels(out: number, pixels: Uint8Array, table: number, n: number): void {
+    const f = this.f;
+    const addresses = new Int32Array(f.buffer, f.byteOffset + table * f.BYTES_PER_ELEMENT, n);
+    const bytes = new Uint8Array(pixels.buffer);
+    for (let r = 0; r < n; r++) {
+      const o = out + r * IMAGE_SIZE;
+      for (let i = 0; i < IMAGE_SIZE; i++) f[o + i] = bytes[addresses[r] + i] / 255;
+    }
   }
 
   pull(at: number, count: number): number {

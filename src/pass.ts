@@ -84,8 +84,8 @@ function gather(net: Net, split: Split, sample: (i: number) => number, r0: numbe
     const idx = sample(i);
     net.labels[i] = split.labels[idx];
     net.pixelRows[r0 + i] = img.byteOffset + idx * IMAGE_SIZE;
-    net.kernels.scalePixels(net.plan.round.x + (r0 + i) * IMAGE_SIZE, img, idx * IMAGE_SIZE, IMAGE_SIZE);
   }
+  net.kernels.gatherPixels(net.plan.round.x + r0 * IMAGE_SIZE, img, net.plan.round.pixelRows + r0, n);
 }
 
 /** The input of layer l in the round buffer: the pixels, or the previous layer's output. */

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine.js';
 import { kernelsWasmFile, loadKernels } from '../src/kernel-loader.js';
 import { ACCUMULATE, APPLY, APPLY_AND_CLEAR, TsKernels, updateRowsScratch, type Kernels, type UpdateMode } from '../src/kernels.js';
-import { dataPaths, head, loadMnist } from '../src/mnist.js';
+import { IMAGE_SIZE, dataPaths, head, loadMnist } from '../src/mnist.js';
 import { initParams } from '../src/model.js';
 import type { KernelKind } from '../src/protocol.js';
 import { Rng } from '../src/rng.js';
@@ -268,11 +268,42 @@ describe('wasm kernels agree with TsKernels', () => {
   });
 });
 
+describe('gatherPixels', () => {
+  it('scales the images named by an address table, exactly as scalePixels, in pairs and a last odd one', async () => {
+    const n = 5;
+    const layout = new Layout();
+    const out = layout.take(n * IMAGE_SIZE);
+    const table = layout.take(n);
+    const bytesAt = layout.take((7 * IMAGE_SIZE) / 4);
+    const { f, wasm } = await layout.build();
+    const pixels = new Uint8Array(f.buffer, bytesAt * 4, 7 * IMAGE_SIZE);
+    const rng = new Rng(29);
+    pixels.forEach((_, i) => (pixels[i] = (i >> 4) % 3 === 0 ? rng.below(256) : 0));
+    const images = [6, 0, 3, 3, 5]; // shuffled, one twice
+    const addresses = new Uint32Array(f.buffer, table * 4, n);
+    images.forEach((img, r) => (addresses[r] = pixels.byteOffset + img * IMAGE_SIZE));
+    const ts = new TsKernels(f.slice());
+    wasm.gatherPixels(out, pixels, table, n);
+    // TsKernels reads the bytes at the same addresses of its own copy of the arena.
+    ts.gatherPixels(out, new Uint8Array(ts.f.buffer), table, n);
+    for (let r = 0; r < n; r++) {
+      for (let i = 0; i < IMAGE_SIZE; i++) {
+        const want = Math.fround(pixels[images[r] * IMAGE_SIZE + i] / 255);
+        if (f[out + r * IMAGE_SIZE + i] !== want || ts.f[out + r * IMAGE_SIZE + i] !== want) {
+          expect([r, i, f[out + r * IMAGE_SIZE + i], ts.f[out + r * IMAGE_SIZE + i]]).toEqual([r, i, want, want]);
+        }
+      }
+    }
+    expect(f[out + n * IMAGE_SIZE]).toBe(SENTINEL); // nothing written past the last row
+    expect(() => wasm.gatherPixels(out, new Uint8Array(4), table, n)).toThrow(/only from the arena/);
+  });
+});
+
 describe('wasm kernel module', () => {
   it('imports only the shared memory and exports only kernels', () => {
     const module = new WebAssembly.Module(readFileSync(kernelsWasmFile()));
     expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
-    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['backpropInput', 'matmulForward', 'pull', 'scalePixels', 'updateRows']);
+    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['backpropInput', 'gatherPixels', 'matmulForward', 'pull', 'scalePixels', 'updateRows']);
   });
 
   it('rejects memory that is not shared, with a message saying so', async () => {
