@@ -1,0 +1,193 @@
+// The backward pass: the deltas of a layer's inputs (phase 1 of a step), and the weight
+// gradients reduced over a round's samples and applied, row by row (phase 2).
+import { nonzero16, nonzeroBytes, nonzeroWord } from './nonzero';
+
+/** dinp[n][inDim] = dout . W^T where inp != 0, else 0 (inp is the ReLU output: ReLU' = 1 exactly there). */
+export function backpropInput(dinp: usize, dout: usize, inp: usize, W: usize, n: i32, inDim: i32, outDim: i32): void {
+  const outRow = <usize>outDim << 2;
+  const inRow = <usize>inDim << 2;
+  for (let i = 0; i < n; i++) {
+    const d = dout + <usize>i * outRow;
+    const x = inp + <usize>i * inRow;
+    const dx = dinp + <usize>i * inRow;
+    memory.fill(dx, 0, inRow);
+    for (let k = 0; k < inDim; k += 64) {
+      let m = nonzeroWord(x, k, inDim);
+      while (m) {
+        const kk = k + <i32>ctz(m);
+        m &= m - 1;
+        store<f32>(dx + (<usize>kk << 2), dot(d, W + <usize>kk * outRow, outDim));
+      }
+    }
+  }
+}
+
+/** d[0..len) . w[0..len). */
+@inline function dot(d: usize, w: usize, len: i32): f32 {
+  let s0 = f32x4.splat(0), s1 = s0;
+  const end = <usize>len << 2;
+  let j: usize = 0;
+  for (; j + 32 <= end; j += 32) {
+    s0 = f32x4.add(s0, f32x4.mul(v128.load(d + j), v128.load(w + j)));
+    s1 = f32x4.add(s1, f32x4.mul(v128.load(d + j, 16), v128.load(w + j, 16)));
+  }
+  if (j + 16 <= end) {
+    s0 = f32x4.add(s0, f32x4.mul(v128.load(d + j), v128.load(w + j)));
+    j += 16;
+  }
+  s0 = f32x4.add(s0, s1);
+  let sum = f32x4.extract_lane(s0, 0) + f32x4.extract_lane(s0, 1) + f32x4.extract_lane(s0, 2) + f32x4.extract_lane(s0, 3);
+  for (; j < end; j += 4) sum += load<f32>(d + j) * load<f32>(w + j);
+  return sum;
+}
+
+// Weight gradients, reduced and applied row by row.
+//
+// The gradient of W is inp^T . dout summed over every sample of the round. Row k of it
+// needs column k of inp and all of dout, so a row can be finished (reduced over all
+// samples and applied) by whichever thread takes it: no per-thread gradient copies.
+
+const ACCUMULATE = 0; // gW[k] += g_k                      (a round before the step's last)
+const APPLY = 1; //      W[k] -= scale * g_k                (a step of one round: gW stays zero)
+const APPLY_AND_CLEAR = 2; // W[k] -= scale * (gW[k] + g_k), gW[k] = 0   (the last of several rounds)
+
+/** Rows handled together: one 16-bit nonzero mask per sample sorts the samples into the rows' lists. */
+const ROWS = 16;
+
+/**
+ * For rows k in [rowLo, rowHi) of a layer: g_k = sum over i < n of inp[i][k] * dout[i],
+ * in order of i. Row k == inDim is the bias row (every input 1), stored at b and gb.
+ * When pix >= 0 the inputs are pixels: the u32 at pix + 4i is the byte address of sample
+ * i's pixels, and inp[i][k] = pixel / 255, the value inp holds (a float64 multiply by
+ * 1/255 rounds to the same float32 as the division for every byte, and costs less). Pixels are never written,
+ * so they sit in every core's cache, while inp was half written by other cores.
+ * `scratch`: this thread's 16 counts and 16 lists of n (dout row offset, input) pairs.
+ */
+export function updateRows(
+  W: usize, b: usize, gW: usize, gb: usize, inp: usize, pix: isize, dout: usize, n: i32, inDim: i32, outDim: i32,
+  rowLo: i32, rowHi: i32, scale: f32, mode: i32, scratch: usize,
+): void {
+  const outRow = <usize>outDim << 2;
+  const inRow = <usize>inDim << 2;
+  const lists = scratch + (ROWS << 2);
+  const listBytes = <usize>n << 3;
+  const end = min(rowHi, inDim);
+  for (let k0 = rowLo; k0 < end; k0 += ROWS) {
+    const rows = min(ROWS, end - k0);
+    memory.fill(scratch, 0, ROWS << 2);
+    // Sort each sample's nonzero inputs of rows k0.. into the rows' lists, in sample order.
+    for (let i = 0; i < n; i++) {
+      let m: u32, at: usize;
+      if (pix >= 0) {
+        at = <usize>load<u32>(<usize>pix + (<usize>i << 2)) + <usize>k0;
+        m = rows == ROWS ? <u32>i8x16.bitmask(i8x16.ne(v128.load(at), i8x16.splat(0))) : <u32>nonzeroBytes(at, rows);
+      } else {
+        at = inp + <usize>i * inRow + (<usize>k0 << 2);
+        m = rows == ROWS ? <u32>nonzero16(at) : <u32>nonzeroWord(at, 0, rows);
+      }
+      const d = <u32>i * <u32>outRow;
+      while (m) {
+        const j = <usize>ctz(m);
+        m &= m - 1;
+        const c = load<u32>(scratch + (j << 2));
+        store<u32>(scratch + (j << 2), c + 1);
+        const e = lists + j * listBytes + (<usize>c << 3);
+        store<u32>(e, d);
+        store<f32>(e, pix >= 0 ? <f32>(<f64>load<u8>(at + j) * (1.0 / 255)) : load<f32>(at + (j << 2)), 4);
+      }
+    }
+    for (let j = 0; j < rows; j++) {
+      const count = <usize>load<u32>(scratch + (<usize>j << 2));
+      if (count == 0 && mode != APPLY_AND_CLEAR) continue; // nothing to add, nothing to clear
+      const row = <usize>(k0 + j) * outRow;
+      updateRow(W + row, gW + row, dout, outDim, count, lists + <usize>j * listBytes, scale, mode);
+    }
+  }
+  if (rowHi > inDim) {
+    for (let i = 0; i < n; i++) {
+      store<u32>(lists + (<usize>i << 3), <u32>i * <u32>outRow);
+      store<f32>(lists + (<usize>i << 3), 1, 4);
+    }
+    updateRow(b, gb, dout, outDim, <usize>n, lists, scale, mode);
+  }
+}
+
+/** One row, in column blocks whose sums stay in registers over all of the row's samples. */
+@inline function updateRow(row: usize, grow: usize, dout: usize, outDim: i32, count: usize, list: usize, scale: f32, mode: i32): void {
+  const whole = <usize>(outDim & ~3) << 2;
+  let c: usize = 0;
+  for (; c + 112 <= whole; c += 112) rowBlock7(row + c, grow + c, dout + c, count, list, scale, mode);
+  for (; c + 64 <= whole; c += 64) rowBlock4(row + c, grow + c, dout + c, count, list, scale, mode);
+  for (; c + 16 <= whole; c += 16) rowBlock1(row + c, grow + c, dout + c, count, list, scale, mode);
+  const end = <usize>outDim << 2;
+  for (; c < end; c += 4) {
+    let acc: f32 = mode == APPLY ? 0 : load<f32>(grow + c);
+    for (let t: usize = 0; t < count; t++) acc += load<f32>(list + (t << 3), 4) * load<f32>(dout + c + <usize>load<u32>(list + (t << 3)));
+    if (mode == ACCUMULATE) store<f32>(grow + c, acc);
+    else {
+      store<f32>(row + c, load<f32>(row + c) - scale * acc);
+      if (mode != APPLY) store<f32>(grow + c, 0);
+    }
+  }
+}
+
+@inline function finish(row: usize, grow: usize, acc: v128, sv: v128, mode: i32, offset: usize): void {
+  if (mode == ACCUMULATE) v128.store(grow + offset, acc);
+  else {
+    v128.store(row + offset, f32x4.sub(v128.load(row + offset), f32x4.mul(sv, acc)));
+    if (mode != APPLY) v128.store(grow + offset, f32x4.splat(0));
+  }
+}
+
+/** 28 columns: 7 accumulators + 7 loads + the input splat fit V8's 15 xmm registers. */
+@inline function rowBlock7(row: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0;
+  if (mode != APPLY) {
+    a0 = v128.load(grow); a1 = v128.load(grow, 16); a2 = v128.load(grow, 32); a3 = v128.load(grow, 48);
+    a4 = v128.load(grow, 64); a5 = v128.load(grow, 80); a6 = v128.load(grow, 96);
+  }
+  for (let t: usize = 0; t < count; t++) {
+    const e = list + (t << 3);
+    const xv = v128.load32_splat(e, 4);
+    const p = d + <usize>load<u32>(e);
+    a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(p)));
+    a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(p, 16)));
+    a2 = f32x4.add(a2, f32x4.mul(xv, v128.load(p, 32)));
+    a3 = f32x4.add(a3, f32x4.mul(xv, v128.load(p, 48)));
+    a4 = f32x4.add(a4, f32x4.mul(xv, v128.load(p, 64)));
+    a5 = f32x4.add(a5, f32x4.mul(xv, v128.load(p, 80)));
+    a6 = f32x4.add(a6, f32x4.mul(xv, v128.load(p, 96)));
+  }
+  const sv = f32x4.splat(scale);
+  finish(row, grow, a0, sv, mode, 0); finish(row, grow, a1, sv, mode, 16); finish(row, grow, a2, sv, mode, 32);
+  finish(row, grow, a3, sv, mode, 48); finish(row, grow, a4, sv, mode, 64); finish(row, grow, a5, sv, mode, 80);
+  finish(row, grow, a6, sv, mode, 96);
+}
+
+@inline function rowBlock4(row: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  if (mode != APPLY) {
+    a0 = v128.load(grow); a1 = v128.load(grow, 16); a2 = v128.load(grow, 32); a3 = v128.load(grow, 48);
+  }
+  for (let t: usize = 0; t < count; t++) {
+    const e = list + (t << 3);
+    const xv = v128.load32_splat(e, 4);
+    const p = d + <usize>load<u32>(e);
+    a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(p)));
+    a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(p, 16)));
+    a2 = f32x4.add(a2, f32x4.mul(xv, v128.load(p, 32)));
+    a3 = f32x4.add(a3, f32x4.mul(xv, v128.load(p, 48)));
+  }
+  const sv = f32x4.splat(scale);
+  finish(row, grow, a0, sv, mode, 0); finish(row, grow, a1, sv, mode, 16); finish(row, grow, a2, sv, mode, 32);
+  finish(row, grow, a3, sv, mode, 48);
+}
+
+@inline function rowBlock1(row: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {
+  let a0 = mode == APPLY ? f32x4.splat(0) : v128.load(grow);
+  for (let t: usize = 0; t < count; t++) {
+    const e = list + (t << 3);
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(e, 4), v128.load(d + <usize>load<u32>(e))));
+  }
+  finish(row, grow, a0, f32x4.splat(scale), mode, 0);
+}

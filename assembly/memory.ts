@@ -1,0 +1,70 @@
+// Memory in and out of a thread's cache: images scaled into the round buffer, and a sweep
+// that pulls in what other cores wrote.
+
+/** Floats at p = the 16 bytes at src / 255, widened 16 at a time. Division, not a multiply by
+ * 1/255, so that the result is the correctly rounded one TsKernels computes. */
+@inline function scale16(p: usize, src: usize): void {
+  const bytes = v128.load(src);
+  if (!v128.any_true(bytes)) {
+    // Most of an MNIST image is background: no divisions for it.
+    const z = f32x4.splat(0);
+    v128.store(p, z); v128.store(p, z, 16); v128.store(p, z, 32); v128.store(p, z, 48);
+    return;
+  }
+  const d = f32x4.splat(255);
+  const lo = i16x8.extend_low_i8x16_u(bytes);
+  const hi = i16x8.extend_high_i8x16_u(bytes);
+  v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(lo)), d));
+  v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(lo)), d), 16);
+  v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(hi)), d), 32);
+  v128.store(p, f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(hi)), d), 48);
+}
+
+/** out[i] = src[i] / 255 as f32 for i < count. */
+export function scalePixels(out: usize, src: usize, count: i32): void {
+  let i = 0;
+  for (; i + 16 <= count; i += 16) scale16(out + (<usize>i << 2), src + <usize>i);
+  for (; i < count; i++) store<f32>(out + (<usize>i << 2), <f32>load<u8>(src + <usize>i) / 255);
+}
+
+/**
+ * Row r < n of out (count floats, count a multiple of 16) = the bytes at the u32 address
+ * table[r], / 255. Rows go in pairs: the images lie far apart in a shuffled batch, and two
+ * streams of misses overlap where one waits.
+ */
+export function gatherPixels(out: usize, table: usize, n: i32, count: i32): void {
+  const rowBytes = <usize>count << 2;
+  let r = 0;
+  for (; r + 2 <= n; r += 2) {
+    const a = <usize>load<u32>(table + (<usize>r << 2)), b = <usize>load<u32>(table + (<usize>r << 2), 4);
+    const pa = out + <usize>r * rowBytes, pb = pa + rowBytes;
+    for (let i: usize = 0; i < <usize>count; i += 16) {
+      scale16(pa + (i << 2), a + i);
+      scale16(pb + (i << 2), b + i);
+    }
+  }
+  if (r < n) {
+    const a = <usize>load<u32>(table + (<usize>r << 2));
+    const pa = out + <usize>r * rowBytes;
+    for (let i: usize = 0; i < <usize>count; i += 16) scale16(pa + (i << 2), a + i);
+  }
+}
+
+
+/**
+ * Reads one float in every 64-byte line of [at, at + bytes) and returns their sum (so that
+ * the reads stay). A sequential sweep that the hardware prefetcher streams: it moves the
+ * lines another core has just written into this core's cache far faster than the
+ * forward pass would, one latency-bound miss at a time in the order of nonzero inputs.
+ */
+export function pull(at: usize, bytes: usize): f32 {
+  let s0 = f32x4.splat(0), s1 = s0;
+  let p = at;
+  const end = at + bytes;
+  for (; p + 128 <= end; p += 128) {
+    s0 = f32x4.add(s0, v128.load(p));
+    s1 = f32x4.add(s1, v128.load(p, 64));
+  }
+  for (; p + 16 <= end; p += 64) s0 = f32x4.add(s0, v128.load(p));
+  return f32x4.extract_lane(f32x4.add(s0, s1), 0);
+}
