@@ -25,7 +25,7 @@ export interface EngineOptions {
   hidden: number[];
   workers: number;
   kernels: KernelKind;
-  /** Samples per kernel call inside a shard. */
+  /** Samples per round (see ArenaPlan.rows). */
   chunk: number;
   /** How many times a step whose worker failed is retried before giving up. */
   maxRetries?: number;
@@ -105,7 +105,7 @@ export class Engine {
       filename: builtFile('workers/worker.js'),
       minThreads: opts.workers,
       maxThreads: opts.workers,
-      // Threads must stay alive between steps: the step barrier needs one per shard.
+      // Threads must stay alive between steps: the step barrier counts every one.
       idleTimeout: 2 ** 31 - 1,
       workerData,
     });

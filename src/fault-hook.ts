@@ -1,9 +1,9 @@
 // TEST HOOK for the step retry; inert unless THREADGRAD_INJECT_FAULT is set:
-//   THREADGRAD_INJECT_FAULT=throw:step=3          the last shard throws during the 3rd step
+//   THREADGRAD_INJECT_FAULT=throw:step=3          the last worker throws during the 3rd step
 //   THREADGRAD_INJECT_FAULT=exit:step=3:times=9   its thread calls process.exit(), on 9 attempts in a row
 // `step` counts from 1 the steps one Engine has started (a retry counts as one more, so
-// with times=K the fault hits attempts step..step+K-1). The fault strikes after the shard's
-// forward/backward pass and before the barrier, while the other shards wait there: the
+// with times=K the fault hits attempts step..step+K-1). The fault strikes after the worker's
+// part of phase 1 (forward/backward) and before the barrier, while the others wait there: the
 // case a retry must survive. With `times` above the engine's retry limit the run gives up.
 import { UserError } from './errors.js';
 
@@ -13,7 +13,7 @@ export interface FaultHook {
   kind: 'throw' | 'exit';
   step: number;
   times: number;
-  /** How often the last shard has started a step, retries included. Shared memory, so that
+  /** How often the last worker has started a step, retries included. Shared memory, so that
    * every thread, and the thread Piscina starts in place of one that exited, counts on. */
   seen: Int32Array;
 }
@@ -32,11 +32,11 @@ export function faultHookFromEnv(env: NodeJS.ProcessEnv = process.env): FaultHoo
   };
 }
 
-/** Worker side, called between a shard's backward pass and the barrier. */
+/** Worker side, called between a worker's part of phase 1 and the barrier. */
 export function maybeCommitFault(hook: FaultHook | undefined, slot: number, shards: number): void {
   if (!hook || slot !== shards - 1) return;
   const attempt = Atomics.add(hook.seen, 0, 1) + 1;
   if (attempt < hook.step || attempt >= hook.step + hook.times) return;
   if (hook.kind === 'exit') process.exit(70);
-  throw new Error(`injected fault (${FAULT_ENV}): this shard threw on purpose`);
+  throw new Error(`injected fault (${FAULT_ENV}): this worker threw on purpose`);
 }

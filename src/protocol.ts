@@ -56,7 +56,7 @@ export interface EvalResult {
 
 // control[ARRIVED] counts workers at the barrier; the last one resets it and bumps
 // control[GENERATION], which releases the others. control[ABORT] is set by the coordinator
-// when a shard failed, so that workers already waiting give up instead of hanging.
+// when a worker failed, so that workers already waiting give up instead of hanging.
 export const ARRIVED = 0;
 export const GENERATION = 1;
 export const ABORT = 2;
@@ -92,18 +92,18 @@ export interface ServeTask {
 
 export class StepAborted extends Error {
   constructor() {
-    super('step abandoned: another shard failed');
+    super('step abandoned: another worker failed');
   }
 }
 
 /**
- * Iterations of polling before sleeping at the barrier. Shards of one step finish within
+ * Iterations of polling before sleeping at the barrier. Workers of one phase finish within
  * microseconds of each other when each has a core, and a futex sleep + wake costs tens of
  * microseconds per step; with more threads than cores the poll gives up quickly.
  */
 const SPIN = 20_000;
 
-/** Wait until all `parties` shards have arrived. Returns true in the one shard that arrived last. */
+/** Wait until all `parties` workers have arrived. Returns true in the one that arrived last. */
 export function barrier(control: Int32Array, parties: number): boolean {
   const generation = Atomics.load(control, GENERATION);
   if (Atomics.add(control, ARRIVED, 1) === parties - 1) {

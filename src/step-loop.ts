@@ -1,5 +1,5 @@
-// The per-step hand-off without a message per step. Handing every shard of every step to
-// Piscina as a task costs a message round trip per shard on the coordinator's event loop
+// The per-step hand-off without a message per step. Handing every worker's part of every
+// step to Piscina as a task costs a message round trip per part on the coordinator's event loop
 // (hundreds of microseconds, as long as a whole small step). Instead each pool thread runs
 // one long `serve` task that waits on a shared word for a command: "run these steps". The
 // workers then step on their own, meeting only each other at barriers, and the coordinator

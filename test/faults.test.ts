@@ -39,7 +39,7 @@ describe('worker faults', () => {
   });
 
   it.each([
-    ['throw', /injected fault \(THREADGRAD_INJECT_FAULT\): this shard threw on purpose/],
+    ['throw', /injected fault \(THREADGRAD_INJECT_FAULT\): this worker threw on purpose/],
     ['exit', /worker exited with code: 70/],
   ])('a worker that calls %s mid-step is retried, logged, and changes nothing', async (kind, error) => {
     process.env[FAULT_ENV] = `${kind}:step=3`;
