@@ -99,12 +99,13 @@ export class StepAborted extends Error {
 /**
  * Iterations of polling before sleeping at the barrier. Workers of one phase finish within
  * microseconds of each other when each has a core, and a futex sleep + wake costs tens of
- * microseconds per step; with more threads than cores the poll gives up quickly.
+ * microseconds per step. With more threads than cores a poller would hold the core that a
+ * thread it waits for needs: callers then pass 0.
  */
-const SPIN = 20_000;
+export const SPIN = 20_000;
 
-/** Wait until all `parties` workers have arrived. Returns true in the one that arrived last. */
-export function barrier(control: Int32Array, parties: number): boolean {
+/** Wait until all `parties` workers have arrived, polling `spin` times before sleeping. Returns true in the one that arrived last. */
+export function barrier(control: Int32Array, parties: number, spin = SPIN): boolean {
   const generation = Atomics.load(control, GENERATION);
   if (Atomics.add(control, ARRIVED, 1) === parties - 1) {
     Atomics.store(control, ARRIVED, 0);
@@ -112,7 +113,7 @@ export function barrier(control: Int32Array, parties: number): boolean {
     Atomics.notify(control, GENERATION);
     return true;
   }
-  for (let i = 0; i < SPIN; i++) if (Atomics.load(control, GENERATION) !== generation) return false;
+  for (let i = 0; i < spin; i++) if (Atomics.load(control, GENERATION) !== generation) return false;
   while (Atomics.load(control, GENERATION) === generation) {
     if (Atomics.load(control, ABORT) !== 0) throw new StepAborted();
     Atomics.wait(control, GENERATION, generation, 1000);

@@ -1,6 +1,7 @@
 // The training loop: every epoch reshuffles the sample order with the seeded RNG, walks
 // it in mini-batches (or in one full batch), and reports loss and accuracy so that a
 // user can stop at a plateau.
+import { availableParallelism } from 'node:os';
 import { checkResumable, checkWritable, parseCheckpointEvery, writeCheckpoint, type Checkpoint, type CheckpointHeader } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
 import { Engine, StepsFailed, type EvalStats, type StepStats } from './engine.js';
@@ -145,6 +146,10 @@ export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadD
         ...(run.resume && { resumeFrom: run.resume.path, epoch: at.epoch, step: at.step }) },
       'training',
     );
+    const cores = availableParallelism();
+    if (cfg.workers > cores) {
+      log.warn({ workers: cfg.workers, cores }, `${cfg.workers} workers on ${cores} cores: threads take turns on the cores, which is slower than ${cores} workers (the weights come out the same)`);
+    }
     const epochs: EpochRecord[] = [];
     let test: EvalStats | undefined;
     while (at.epoch <= cfg.epochs) {

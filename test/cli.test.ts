@@ -1,5 +1,6 @@
 // The command line: bad values are refused with one clear line and a non-zero exit.
 import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -49,5 +50,15 @@ describe('threadgrad CLI', () => {
       for (const key of ['loss', 'trainAcc', 'testAcc', 'seconds', 'samplesPerSec']) expect(Number.isFinite(rec[key])).toBe(true);
     }
     expect(records[1].loss).toBeLessThan(records[0].loss);
+    if (availableParallelism() >= 2) expect(r.stderr).not.toMatch(/take turns/);
+  });
+
+  it('warns, and still trains, with more workers than cores', () => {
+    const workers = availableParallelism() + 1;
+    const r = run('train', '--train-limit', '500', '--test-limit', '100', '--epochs', '1', '--hidden', '16,8', '--workers', String(workers));
+    expect(r.status).toBe(0);
+    const warning = r.stderr.trim().split('\n').map((line) => JSON.parse(line)).find((rec) => rec.level === 40);
+    expect(warning).toMatchObject({ workers, cores: availableParallelism() });
+    expect(warning.msg).toMatch(/take turns on the cores/);
   });
 });

@@ -2,13 +2,14 @@
 // either the step loop (`serve`, one long task per thread that runs whole sequences of
 // steps, see src/step-loop.ts) or `evaluate` tasks that carry only a slot number and a
 // sample range.
+import { availableParallelism } from 'node:os';
 import { workerData } from 'piscina';
 import { loadKernels } from '../src/kernel-loader.js';
 import { ACCUMULATE, APPLY, APPLY_AND_CLEAR } from '../src/kernels.js';
 import { modelShape } from '../src/model.js';
 import { evaluateRange, forwardBackward, makeNet, rowBlocks, updateWeights } from '../src/pass.js';
 import {
-  DONE, NEXT_BLOCK, NEXT_SAMPLE, OPCODE, OP_STOP, RESULT_FIELDS, SEQUENCE, STEPS_DONE, barrier,
+  DONE, NEXT_BLOCK, NEXT_SAMPLE, OPCODE, OP_STOP, RESULT_FIELDS, SEQUENCE, SPIN, STEPS_DONE, barrier,
   type EvalResult, type EvalTask, type ServeTask, type StepResult, type WorkerData,
 } from '../src/protocol.js';
 import { CLASSES } from '../src/mnist.js';
@@ -21,6 +22,8 @@ const net = makeNet(shape, data.plan, await loadKernels(data.kernels, data.memor
 const blocks = rowBlocks(shape);
 /** Phase 1 hands out a round's samples in about this many pieces per thread: fine enough that a slow core or a late start costs little. */
 const PIECES_PER_THREAD = 8;
+/** Poll at barriers only while every thread can have a core of its own. */
+const spin = data.plan.slotCount <= availableParallelism() ? SPIN : 0;
 
 /** Runs every run of steps the coordinator publishes until it publishes OP_STOP. */
 export function serve({ slot, sequence }: ServeTask): void {
@@ -66,14 +69,14 @@ function step(slot: number, lo: number, hi: number, scale: number): StepResult {
     const t1 = performance.now();
     // Phase 2 reads every sample's deltas. The counter is reset by the last thread in, after
     // the others have stopped taking from it and before any can reach the next round.
-    if (barrier(control, threads)) Atomics.store(control, NEXT_SAMPLE, 0);
+    if (barrier(control, threads, spin)) Atomics.store(control, NEXT_SAMPLE, 0);
     const t2 = performance.now();
     if (slot === 0) for (let s = 0; s < n; s++) r.lossSum += sampleLoss[s];
     const mode = !lastRound ? ACCUMULATE : start === lo ? APPLY : APPLY_AND_CLEAR;
     for (let b; (b = Atomics.add(control, NEXT_BLOCK, 1)) < blocks.length;) updateWeights(net, blocks[b], n, scale, mode, slot);
     const t3 = performance.now();
     // The next round's forward pass reads every row of the weights.
-    if (barrier(control, threads)) {
+    if (barrier(control, threads, spin)) {
       Atomics.store(control, NEXT_BLOCK, 0);
       if (lastRound) Atomics.add(control, STEPS_DONE, 1);
     }
