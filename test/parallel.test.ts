@@ -16,9 +16,9 @@ const small = { train: head(mnist.train, 2000), test: head(mnist.test, 500) };
 const engines: Engine[] = [];
 afterAll(() => Promise.all(engines.map((e) => e.close())));
 
-async function stepsOn(workers: number, steps: number, batch: number, kernels: KernelKind = 'ts'): Promise<{ before: Float32Array; after: Float32Array }> {
+async function stepsOn(workers: number, steps: number, batch: number, kernels: KernelKind = 'ts', hidden = [128, 64]): Promise<{ before: Float32Array; after: Float32Array }> {
   // Rounds of 32 samples: a batch of 64 or 50 takes two, so the sums carried between rounds are covered too.
-  const engine = new Engine({ data: small, hidden: [128, 64], workers, kernels, chunk: 32 });
+  const engine = new Engine({ data: small, hidden, workers, kernels, chunk: 32 });
   engines.push(engine);
   const rng = new Rng(123);
   initParams(engine.params, engine.shape, rng);
@@ -55,6 +55,13 @@ describe('data parallel step', () => {
     const two = await stepsOn(2, 20, 64, 'wasm');
     expect(maxAbsDiff(one.before, one.after)).toBeGreaterThan(1e-2);
     expect(maxAbsDiff(one.after, two.after)).toBe(0);
+  });
+
+  it('and with layer widths that are not whole vectors (30, 17) and 3 workers on batches of 50', async () => {
+    const one = await stepsOn(1, 20, 50, 'wasm', [30, 17]);
+    const three = await stepsOn(3, 20, 50, 'wasm', [30, 17]);
+    expect(maxAbsDiff(one.before, one.after)).toBeGreaterThan(1e-2);
+    expect(maxAbsDiff(one.after, three.after)).toBe(0);
   });
 });
 
