@@ -34,7 +34,7 @@ export interface ArenaPlan {
   grad: number;
   round: RoundBuffer;
   /** Per thread (slot): scratch for Kernels.updateRows. */
-  lists: number[];
+  rowScratch: number[];
   /** Byte offset of the pixel region (pixelBytes long). */
   pixels: number;
   pixelBytes: number;
@@ -58,9 +58,9 @@ export function planArena(shape: ModelShape, slotCount: number, chunk: number, p
     act: shape.layers.map((l) => take(rows * l.outDim)),
     delta: shape.layers.map((l) => take(rows * l.outDim)),
   };
-  const lists = Array.from({ length: slotCount }, () => take(updateRowsScratch(rows)));
+  const rowScratch = Array.from({ length: slotCount }, () => take(updateRowsScratch(rows)));
   const pixels = offset * 4;
-  return { rows, slotCount, paramCount: shape.paramCount, params, grad, round, lists, pixels, pixelBytes, bytes: pixels + pixelBytes };
+  return { rows, slotCount, paramCount: shape.paramCount, params, grad, round, rowScratch, pixels, pixelBytes, bytes: pixels + pixelBytes };
 }
 
 export function allocateArena(plan: ArenaPlan): WebAssembly.Memory {

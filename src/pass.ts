@@ -152,7 +152,7 @@ export function updateWeights(net: Net, block: RowBlock, n: number, scale: numbe
   const { params, grad, round } = net.plan;
   net.kernels.updateRows(
     params + L.w, params + L.b, grad + L.w, grad + L.b, inputOf(net, block.layer), block.layer === 0 ? round.pixelRows : -1, round.delta[block.layer],
-    n, L.inDim, L.outDim, block.lo, block.hi, scale, mode, net.plan.lists[slot],
+    n, L.inDim, L.outDim, block.lo, block.hi, scale, mode, net.plan.rowScratch[slot],
   );
 }
 
