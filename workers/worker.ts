@@ -60,7 +60,8 @@ function step(slot: number, lo: number, hi: number, scale: number): StepResult {
     const lastRound = start + n >= hi;
     const t0 = performance.now();
     // Other threads have just updated their rows of the weights: fetch them in one sweep.
-    if (threads > 1) net.kernels.pull(net.plan.params, net.plan.paramCount);
+    // Only the step's last round changes the weights, so later rounds find them in place.
+    if (threads > 1 && start === lo) net.kernels.pull(net.plan.params, net.plan.paramCount);
     const piece = Math.ceil(n / (PIECES_PER_THREAD * threads));
     for (let r0; (r0 = Atomics.add(control, NEXT_SAMPLE, piece)) < n;) {
       r.correct += forwardBackward(net, data.train, data.order, start, r0, Math.min(n, r0 + piece), sampleLoss);
