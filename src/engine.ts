@@ -38,9 +38,9 @@ export interface StepStats {
   samples: number;
   /** Coordinator wall time of the step: its share of the engine call that ran it. */
   wallMs: number;
-  /** Slowest worker's forward + backward time. */
+  /** Slowest worker's phase 1: forward and backward to the deltas of its samples. */
   computeMs: number;
-  /** Slowest worker's reduce + update of its parameter slice. */
+  /** Slowest worker's phase 2: weight gradients of its parameter rows, reduced over the samples, and their update. */
   reduceMs: number;
   /** Slowest worker's whole task (compute + barrier wait + reduce); wallMs minus this is the coordinator's share. */
   busyMs: number;

@@ -36,15 +36,19 @@ export class WasmKernels implements Kernels {
     this.wasm.updateRows(W * 4, b * 4, gW * 4, gb * 4, inp * 4, pixels < 0 ? -1 : pixels * 4, dout * 4, n, inDim, outDim, rowLo, rowHi, scale, mode, scratch * 4);
   }
 
-  /** The pixels must live in the arena (the engine copies the data set there) for the module to read them. */
   scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void {
-    if (pixels.buffer !== this.memory.buffer) throw new Error('wasm kernels read pixels only from the arena memory');
+    this.checkInArena(pixels);
     this.wasm.scalePixels(out * 4, pixels.byteOffset + from, count);
   }
 
   gatherPixels(out: number, pixels: Uint8Array, table: number, n: number): void {
-    if (pixels.buffer !== this.memory.buffer) throw new Error('wasm kernels read pixels only from the arena memory');
+    this.checkInArena(pixels);
     this.wasm.gatherPixels(out * 4, table * 4, n, IMAGE_SIZE);
+  }
+
+  /** The pixels must live in the arena (the engine copies the data set there) for the module to read them. */
+  private checkInArena(pixels: Uint8Array): void {
+    if (pixels.buffer !== this.memory.buffer) throw new Error('wasm kernels read pixels only from the arena memory');
   }
 
   pull(at: number, count: number): void {
