@@ -90,7 +90,7 @@ export class TsKernels implements Kernels {
 
   updateRows(
     W: number, b: number, gW: number, gb: number, inp: number, _pixels: number, dout: number, n: number, inDim: number, outDim: number,
-    rowLo: number, rowHi: number, scale: number, mode: UpdateMode,
+    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, _scratch: number,
   ): void {
     const f = this.f;
     if (this.row.length < outDim) this.row = new Float64Array(outDim);

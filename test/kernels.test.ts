@@ -89,21 +89,33 @@ const SHAPES: [number, number][] = [
 
 const MODES: [string, UpdateMode][] = [['accumulate', ACCUMULATE], ['apply', APPLY], ['apply and clear', APPLY_AND_CLEAR]];
 
+/** One layer's tensors for n samples, in arena order; `out` has no gap after it, so a write past its last row lands in gW. */
+function layerTensors(layout: Layout, n: number, inDim: number, outDim: number) {
+  return {
+    W: layout.take(inDim * outDim),
+    b: layout.take(outDim),
+    inp: layout.take(n * inDim),
+    out: layout.take(n * outDim, 0),
+    gW: layout.take(inDim * outDim),
+    gb: layout.take(outDim),
+    dout: layout.take(n * outDim),
+    dinp: layout.take(n * inDim),
+    scratch: layout.take(updateRowsScratch(n)),
+  };
+}
+
+/** updateRows' scratch is the kernels' own business: cleared after a call in the arena that kernel wrote, the rest is compared. */
+function clearScratch(k: Kernels, wasmArena: Float32Array, scratch: number, n: number): void {
+  (k instanceof TsKernels ? k.f : wasmArena).fill(0, scratch, scratch + updateRowsScratch(n));
+}
+
 describe('wasm kernels agree with TsKernels', () => {
   for (const [inDim, outDim] of SHAPES) {
     for (const n of [1, 3, 256]) {
       it(`forward, deltas and row updates, n=${n}, ${inDim} -> ${outDim}`, async () => {
         const rng = new Rng(inDim * 1000 + outDim * 10 + n);
         const layout = new Layout();
-        const W = layout.take(inDim * outDim);
-        const b = layout.take(outDim);
-        const inp = layout.take(n * inDim);
-        const out = layout.take(n * outDim, 0); // no gap: a write past the last row lands in gW
-        const gW = layout.take(inDim * outDim);
-        const gb = layout.take(outDim);
-        const dout = layout.take(n * outDim);
-        const dinp = layout.take(n * inDim);
-        const scratch = layout.take(updateRowsScratch(n));
+        const { W, b, inp, out, gW, gb, dout, dinp, scratch } = layerTensors(layout, n, inDim, outDim);
         const { f, wasm } = await layout.build();
         fillNormal(f, W, inDim * outDim, rng, Math.sqrt(2 / inDim));
         fillNormal(f, b, outDim, rng, 0.1);
@@ -118,13 +130,12 @@ describe('wasm kernels agree with TsKernels', () => {
         }
         compare(f, wasm, 'backpropInput', (k) => k.backpropInput(dinp, dout, inp, W, n, inDim, outDim));
         compare(f, wasm, 'pull changes nothing', (k) => k.pull(W, inDim * outDim + 3));
-        // The scratch is the kernels' own business: cleared after each call, so the rest is compared.
         for (const [name, mode] of MODES) {
           // All rows with the bias, then a range inside that starts off a 16-row boundary.
           for (const [lo, hi] of [[0, inDim + 1], [Math.min(3, inDim), Math.min(inDim, 21)]]) {
             compare(f, wasm, `updateRows ${name} [${lo}, ${hi})`, (k) => {
               k.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, lo, hi, 0.01, mode, scratch);
-              (k instanceof TsKernels ? k.f : f).fill(0, scratch, scratch + updateRowsScratch(n));
+              clearScratch(k, f, scratch, n);
             });
           }
         }
@@ -140,15 +151,7 @@ describe('wasm kernels agree with TsKernels', () => {
     const [n, inDim, outDim] = [5, 100, 12];
     const rng = new Rng(3);
     const layout = new Layout();
-    const W = layout.take(inDim * outDim);
-    const b = layout.take(outDim);
-    const inp = layout.take(n * inDim);
-    const out = layout.take(n * outDim);
-    const gW = layout.take(inDim * outDim);
-    const gb = layout.take(outDim);
-    const dout = layout.take(n * outDim);
-    const dinp = layout.take(n * inDim);
-    const scratch = layout.take(updateRowsScratch(n));
+    const { W, b, inp, out, gW, gb, dout, dinp, scratch } = layerTensors(layout, n, inDim, outDim);
     const { f, wasm } = await layout.build();
     fillNormal(f, W, inDim * outDim, rng, 0.1);
     fillNormal(f, b, outDim, rng, 0.1);
@@ -161,7 +164,7 @@ describe('wasm kernels agree with TsKernels', () => {
       compare(f, wasm, `backpropInput, zeros ${zeroFraction}`, (k) => k.backpropInput(dinp, dout, inp, W, n, inDim, outDim));
       compare(f, wasm, `updateRows, zeros ${zeroFraction}`, (k) => {
         k.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, 0, inDim + 1, 0, ACCUMULATE, scratch);
-        (k instanceof TsKernels ? k.f : f).fill(0, scratch, scratch + updateRowsScratch(n));
+        clearScratch(k, f, scratch, n);
       });
     }
   });
@@ -170,15 +173,9 @@ describe('wasm kernels agree with TsKernels', () => {
     const [n, inDim, outDim] = [37, 784, 128];
     const rng = new Rng(17);
     const layout = new Layout();
-    const W = layout.take(inDim * outDim);
-    const b = layout.take(outDim);
-    const gW = layout.take(inDim * outDim);
-    const gb = layout.take(outDim);
-    const inp = layout.take(n * inDim);
-    const dout = layout.take(n * outDim);
+    const { W, b, inp, gW, gb, dout, dinp, scratch } = layerTensors(layout, n, inDim, outDim);
     const table = layout.take(n);
     const bytes = layout.take((n * inDim) / 4);
-    const scratch = layout.take(updateRowsScratch(n));
     const { f, wasm } = await layout.build();
     fillNormal(f, W, inDim * outDim, rng, 0.05);
     fillNormal(f, b, outDim, rng, 0.1);
@@ -196,8 +193,8 @@ describe('wasm kernels agree with TsKernels', () => {
     for (const [name, mode] of MODES) {
       wasm.updateRows(W, b, gW, gb, inp, table, dout, n, inDim, outDim, 0, inDim + 1, 0.01, mode, scratch);
       ts.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, 0, inDim + 1, 0.01, mode, scratch);
-      // Compare the parameters and sums only: the pixel bytes read as floats may be NaNs.
-      expectSameArena(f.slice(W, inp), (ts.f as Float32Array).slice(W, inp), `pixels, ${name}`);
+      // Compare the tensors up to the scratch: the pixel bytes read as floats may be NaNs.
+      expectSameArena(f.slice(W, dinp), (ts.f as Float32Array).slice(W, dinp), `pixels, ${name}`);
     }
     // Reading the bytes gives exactly the floats: the same sums bit for bit, every byte value present.
     expect(new Set(pixels).size).toBe(256);
@@ -216,13 +213,7 @@ describe('wasm kernels agree with TsKernels', () => {
     const [n, inDim, outDim] = [4, 20, 8];
     const rng = new Rng(23);
     const layout = new Layout();
-    const W = layout.take(inDim * outDim);
-    const b = layout.take(outDim);
-    const gW = layout.take(inDim * outDim);
-    const gb = layout.take(outDim);
-    const inp = layout.take(n * inDim);
-    const dout = layout.take(n * outDim);
-    const scratch = layout.take(updateRowsScratch(n));
+    const { W, b, inp, gW, gb, dout, scratch } = layerTensors(layout, n, inDim, outDim);
     const { f, wasm } = await layout.build();
     fillNormal(f, W, inDim * outDim, rng, 0.3);
     fillNormal(f, b, outDim, rng, 0.3);
