@@ -1,0 +1,98 @@
+// `npm run bench:kernels`: where one thread's time per sample goes, kernel by kernel, on
+// one core with no other thread and warm caches. The net first trains for a few hundred
+// steps (so that the ReLU outputs are as sparse as in training), then every timed round
+// runs the whole step once (phase 1 on fresh samples, cold data as in training) and each
+// kernel once more on the same round, timed alone. What the breakdown is for: choosing
+// what to optimise next; the end-to-end figures are `bench` and `bench:numpy`.
+// Flags: --batch N (<= 256, one round), --rounds N, --kernels ts|wasm.
+import { parseArgs } from 'node:util';
+import { allocateArena, planArena } from '../src/arena.js';
+import { DEFAULTS } from '../src/config.js';
+import { loadKernels } from '../src/kernel-loader.js';
+import { APPLY } from '../src/kernels.js';
+import { dataPaths, loadMnist, type Split } from '../src/mnist.js';
+import { initParams, modelShape } from '../src/model.js';
+import { forwardBackward, makeNet, rowBlocks, softmaxCrossEntropy, updateWeights } from '../src/pass.js';
+import type { KernelKind } from '../src/protocol.js';
+import { Rng } from '../src/rng.js';
+import { shuffleEpoch } from '../src/train.js';
+
+const { values } = parseArgs({
+  options: { batch: { type: 'string', default: '256' }, rounds: { type: 'string', default: '200' }, kernels: { type: 'string', default: DEFAULTS.kernels } },
+});
+const batch = Number(values.batch);
+const rounds = Number(values.rounds);
+const fail = (message: string): never => {
+  console.error(`bench-kernels: ${message}`);
+  process.exit(2);
+};
+if (!Number.isInteger(batch) || batch < 1 || batch > DEFAULTS.chunk) fail(`--batch must be 1..${DEFAULTS.chunk}, got ${values.batch}`);
+if (!Number.isInteger(rounds) || rounds < 1) fail(`--rounds must be a positive integer, got ${values.rounds}`);
+if (values.kernels !== 'ts' && values.kernels !== 'wasm') fail(`--kernels must be ts or wasm, got ${values.kernels}`);
+
+const { train } = loadMnist(dataPaths(undefined));
+const shape = modelShape(DEFAULTS.hidden);
+const plan = planArena(shape, 1, DEFAULTS.chunk, train.images.length);
+const memory = allocateArena(plan);
+const f = new Float32Array(memory.buffer);
+const images = new Uint8Array(memory.buffer, plan.pixels, train.images.length);
+images.set(train.images);
+const split: Split = { ...train, images };
+const net = makeNet(shape, plan, await loadKernels(values.kernels as KernelKind, memory, f), f);
+const rng = new Rng(DEFAULTS.seed);
+initParams(f.subarray(plan.params, plan.params + shape.paramCount), shape, rng);
+const order = new Int32Array(train.count);
+shuffleEpoch(order, rng);
+
+const losses = new Float64Array(plan.rows);
+const blocks = rowBlocks(shape);
+const { round, params } = plan;
+const last = shape.layers.length - 1;
+const ms = new Map<string, number>();
+const time = (name: string, run: () => void): void => {
+  const t0 = performance.now();
+  run();
+  ms.set(name, (ms.get(name) ?? 0) + performance.now() - t0);
+};
+
+let first = 0;
+function step(timed: boolean): void {
+  if (first + batch > train.count) first = 0;
+  const scale = DEFAULTS.lr / batch;
+  if (!timed) {
+    forwardBackward(net, split, order, first, 0, batch, losses);
+    for (const b of blocks) updateWeights(net, b, batch, scale, APPLY, 0);
+  } else {
+    time('phase 1 on fresh samples', () => forwardBackward(net, split, order, first, 0, batch, losses));
+    time('  pixels to floats', () => net.kernels.gatherPixels(round.x, split.images, round.pixelRows, batch));
+    shape.layers.forEach((L, l) => {
+      const inp = l === 0 ? round.x : round.act[l - 1];
+      time(`  forward ${L.inDim}x${L.outDim}`, () => net.kernels.matmulForward(round.act[l], inp, params + L.w, params + L.b, batch, L.inDim, L.outDim, l < last));
+    });
+    time('  softmax cross-entropy', () => softmaxCrossEntropy(f, round.act[last], round.delta[last], net.labels, batch, undefined, losses));
+    for (let l = last; l > 0; l--) {
+      const L = shape.layers[l];
+      time(`  delta through ${L.inDim}x${L.outDim}`, () => net.kernels.backpropInput(round.delta[l - 1], round.delta[l], round.act[l - 1], params + L.w, batch, L.inDim, L.outDim));
+    }
+    for (const b of blocks) {
+      const L = shape.layers[b.layer];
+      time(`phase 2: rows of ${L.inDim}x${L.outDim} + bias`, () => updateWeights(net, b, batch, scale, APPLY, 0));
+    }
+  }
+  first += batch;
+}
+
+for (let i = 0; i < Math.ceil(20_000 / batch); i++) step(false);
+for (let i = 0; i < rounds; i++) step(true);
+
+const usPerSample = (name: string): number => (1000 * ms.get(name)!) / (rounds * batch);
+const nonzero = (at: number, width: number): number => {
+  let count = 0;
+  for (let i = 0; i < batch * width; i++) if (f[at + i] !== 0) count++;
+  return count / batch;
+};
+console.log(`${values.kernels} kernels, batch ${batch}, ${rounds} rounds, one thread; microseconds per sample`);
+for (const name of ms.keys()) console.log(`${name.padEnd(34)} ${usPerSample(name).toFixed(3).padStart(7)}`);
+const nonzeros = [nonzero(round.x, shape.sizes[0]), ...shape.layers.slice(0, last).map((L, l) => nonzero(round.act[l], L.outDim))];
+console.log(`nonzero inputs per sample, by layer: ${nonzeros.map((v, l) => `${v.toFixed(0)} of ${shape.sizes[l]}`).join(', ')}`);
+console.log('(the indented kernels re-run phase 1 on the same round, warm; with wasm kernels, phase 2 rows include sorting the samples into each row\'s list)');
