@@ -6,11 +6,11 @@
 // what to optimise next; the end-to-end figures are `bench` and `bench:numpy`.
 // Flags: --batch N (<= 256, one round), --rounds N, --kernels ts|wasm.
 import { parseArgs } from 'node:util';
-import { allocateArena, planArena } from '../src/arena.js';
+import { allocateArena, planArena, splitInArena } from '../src/arena.js';
 import { DEFAULTS } from '../src/config.js';
 import { loadKernels } from '../src/kernel-loader.js';
 import { APPLY } from '../src/kernels.js';
-import { dataPaths, loadMnist, type Split } from '../src/mnist.js';
+import { dataPaths, loadMnist } from '../src/mnist.js';
 import { initParams, modelShape } from '../src/model.js';
 import { forwardBackward, makeNet, rowBlocks, softmaxCrossEntropy, updateWeights } from '../src/pass.js';
 import type { KernelKind } from '../src/protocol.js';
@@ -35,9 +35,7 @@ const shape = modelShape(DEFAULTS.hidden);
 const plan = planArena(shape, 1, DEFAULTS.chunk, train.images.length);
 const memory = allocateArena(plan);
 const f = new Float32Array(memory.buffer);
-const images = new Uint8Array(memory.buffer, plan.pixels, train.images.length);
-images.set(train.images);
-const split: Split = { ...train, images };
+const split = splitInArena(memory, train, plan.pixels);
 const net = makeNet(shape, plan, await loadKernels(values.kernels as KernelKind, memory, f), f);
 const rng = new Rng(DEFAULTS.seed);
 initParams(f.subarray(plan.params, plan.params + shape.paramCount), shape, rng);

@@ -5,6 +5,7 @@
 // kernels can read them. The coordinator and all workers compute the same plan from the
 // same inputs, so a command only carries sample ranges and scalars.
 import { updateRowsScratch } from './kernels.js';
+import type { Split } from './mnist.js';
 import { align4, type ModelShape } from './model.js';
 
 const PAGE = 65536;
@@ -66,6 +67,16 @@ export function planArena(shape: ModelShape, slotCount: number, chunk: number, p
 export function allocateArena(plan: ArenaPlan): WebAssembly.Memory {
   const pages = Math.ceil(plan.bytes / PAGE);
   return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+}
+
+/**
+ * The split with its pixels copied into the arena at byte offset `at` (the WebAssembly
+ * kernels read pixels only from their own memory); the labels stay where they are.
+ */
+export function splitInArena(memory: WebAssembly.Memory, split: Split, at: number): Split {
+  const images = new Uint8Array(memory.buffer, at, split.images.length);
+  images.set(split.images);
+  return { ...split, images };
 }
 
 /** Items [lo, hi) of n that share `shard` of `shards` takes; sizes differ by at most one. */

@@ -6,8 +6,8 @@
 // grow with the worker count.
 // Steps reach the threads through the step loop (step-loop.ts), evaluations as Piscina tasks.
 import { Piscina } from 'piscina';
-import { allocateArena, planArena, shardRange, type ArenaPlan } from './arena.js';
-import type { Dataset, Split } from './mnist.js';
+import { allocateArena, planArena, shardRange, splitInArena, type ArenaPlan } from './arena.js';
+import type { Dataset } from './mnist.js';
 import { CLASSES } from './mnist.js';
 import { modelShape, type ModelShape } from './model.js';
 import {
@@ -82,14 +82,9 @@ export class Engine {
     const { train, test } = opts.data;
     this.plan = planArena(this.shape, opts.workers, opts.chunk, train.images.length + test.images.length);
     const memory = allocateArena(this.plan);
-    // The WebAssembly kernels read pixels only from their own memory: copy the data set in, once.
-    const inArena = (split: Split, at: number): Split => {
-      const images = new Uint8Array(memory.buffer, at, split.images.length);
-      images.set(split.images);
-      return { ...split, images };
-    };
     this.params = new Float32Array(memory.buffer, this.plan.params * 4, this.plan.paramCount);
-    this.data = { train: inArena(train, this.plan.pixels), test: inArena(test, this.plan.pixels + train.images.length) };
+    // Copied in once: the WebAssembly kernels read pixels only from their own memory.
+    this.data = { train: splitInArena(memory, train, this.plan.pixels), test: splitInArena(memory, test, this.plan.pixels + train.images.length) };
     this.order = new Int32Array(new SharedArrayBuffer(train.count * 4));
     const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
     const command = new Float64Array(new SharedArrayBuffer(COMMAND_FIELDS * 8));
