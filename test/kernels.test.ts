@@ -104,6 +104,12 @@ function layerTensors(layout: Layout, n: number, inDim: number, outDim: number) 
   };
 }
 
+/** Zero a layer's gradient sums, as they stand between steps. */
+function clearSums(f: Float32Array, gW: number, gb: number, inDim: number, outDim: number): void {
+  f.fill(0, gW, gW + inDim * outDim);
+  f.fill(0, gb, gb + outDim);
+}
+
 /** updateRows' scratch is the kernels' own business: cleared after a call in the arena that kernel wrote, the rest is compared. */
 function clearScratch(k: Kernels, wasmArena: Float32Array, scratch: number, n: number): void {
   (k instanceof TsKernels ? k.f : wasmArena).fill(0, scratch, scratch + updateRowsScratch(n));
@@ -156,8 +162,7 @@ describe('wasm kernels agree with TsKernels', () => {
     fillNormal(f, W, inDim * outDim, rng, 0.1);
     fillNormal(f, b, outDim, rng, 0.1);
     fillNormal(f, dout, n * outDim, rng, 1);
-    f.fill(0, gW, gW + inDim * outDim);
-    f.fill(0, gb, gb + outDim);
+    clearSums(f, gW, gb, inDim, outDim);
     for (const zeroFraction of [0, 1]) {
       fillSparse(f, inp, n * inDim, rng, zeroFraction);
       compare(f, wasm, `forward, zeros ${zeroFraction}`, (k) => k.matmulForward(out, inp, W, b, n, inDim, outDim, true));
@@ -179,8 +184,7 @@ describe('wasm kernels agree with TsKernels', () => {
     const { f, wasm } = await layout.build();
     fillNormal(f, W, inDim * outDim, rng, 0.05);
     fillNormal(f, b, outDim, rng, 0.1);
-    f.fill(0, gW, gW + inDim * outDim);
-    f.fill(0, gb, gb + outDim);
+    clearSums(f, gW, gb, inDim, outDim);
     fillNormal(f, dout, n * outDim, rng, 1);
     const pixels = new Uint8Array(f.buffer, bytes * 4, n * inDim);
     const addresses = new Uint32Array(f.buffer, table * 4, n);
@@ -199,8 +203,7 @@ describe('wasm kernels agree with TsKernels', () => {
     // Reading the bytes gives exactly the floats: the same sums bit for bit, every byte value present.
     expect(new Set(pixels).size).toBe(256);
     const sums = (pix: number): Float32Array => {
-      f.fill(0, gW, gW + inDim * outDim);
-      f.fill(0, gb, gb + outDim);
+      clearSums(f, gW, gb, inDim, outDim);
       wasm.updateRows(W, b, gW, gb, inp, pix, dout, n, inDim, outDim, 0, inDim + 1, 0, ACCUMULATE, scratch);
       return f.slice(gW, gW + inDim * outDim);
     };
@@ -217,8 +220,7 @@ describe('wasm kernels agree with TsKernels', () => {
     const { f, wasm } = await layout.build();
     fillNormal(f, W, inDim * outDim, rng, 0.3);
     fillNormal(f, b, outDim, rng, 0.3);
-    f.fill(0, gW, gW + inDim * outDim);
-    f.fill(0, gb, gb + outDim);
+    clearSums(f, gW, gb, inDim, outDim);
     fillSparse(f, inp, n * inDim, rng, 0.5);
     fillNormal(f, dout, n * outDim, rng, 1);
     const W0 = f.slice(W, W + inDim * outDim);
