@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/config.js';
 import { Engine } from '../src/engine.js';
 import { dataPaths, head, loadMnist } from '../src/mnist.js';
-import { initParams } from '../src/model.js';
+import { initParams, modelShape } from '../src/model.js';
+import { rowBlocks } from '../src/pass.js';
 import { Rng } from '../src/rng.js';
 import { shuffleEpoch, train } from '../src/train.js';
 import { pino } from 'pino';
@@ -62,6 +63,24 @@ describe('data parallel step', () => {
     const three = await stepsOn(3, 20, 50, 'wasm', [30, 17]);
     expect(maxAbsDiff(one.before, one.after)).toBeGreaterThan(1e-2);
     expect(maxAbsDiff(one.after, three.after)).toBe(0);
+  });
+});
+
+describe('phase 2 blocks', () => {
+  it('cover every parameter row of every layer once, bias rows included, in blocks of at most 16 whole rows', () => {
+    for (const hidden of [[128, 64], [30, 17], [256, 128]]) {
+      const shape = modelShape(hidden);
+      const blocks = rowBlocks(shape);
+      shape.layers.forEach((L, layer) => {
+        const mine = blocks.filter((b) => b.layer === layer);
+        const rows = mine.flatMap((b) => Array.from({ length: b.hi - b.lo }, (_, r) => b.lo + r));
+        expect(rows).toEqual(Array.from({ length: L.inDim + 1 }, (_, r) => r));
+        for (const b of mine) {
+          expect(b.lo % 16).toBe(0);
+          expect(b.hi - b.lo).toBeLessThanOrEqual(16);
+        }
+      });
+    }
   });
 });
 
