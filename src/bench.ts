@@ -178,23 +178,42 @@ export function runQueueWaitMs(): number {
   }
 }
 
+/**
+ * Steps from:from + count at batch b over a pass of the sample order, as training runs them:
+ * calls of stepsPerCall(b) steps, none crossing the end of a pass.
+ */
+async function runSteps(engine: Engine, b: number, from: number, count: number, lr: number, each: (call: StepStats[]) => void): Promise<void> {
+  const n = engine.order.length;
+  const perPass = Math.floor(n / b);
+  for (let s = from; s < from + count; ) {
+    const inPass = s % perPass;
+    const k = Math.min(from + count - s, stepsPerCall(b), perPass - inPass);
+    each(await engine.steps(inPass * b, b, n, k, lr));
+    s += k;
+  }
+}
+
+/**
+ * Steps a new pool runs before any cell is measured. V8 compiles the workers' JavaScript
+ * on background threads in a pool's first 200-300 steps (about 100 ms of CPU on the 2-core
+ * VM), which takes cores from a pool of as many workers as cores but not from one worker.
+ */
+export const JIT_WARMUP_STEPS = 400;
+
+async function warmUp(engine: Engine, opts: BenchOptions): Promise<void> {
+  const rng = new Rng(opts.seed);
+  initParams(engine.params, engine.shape, rng);
+  shuffleEpoch(engine.order, rng);
+  await runSteps(engine, Math.min(64, engine.order.length), 0, JIT_WARMUP_STEPS, opts.lr, () => {});
+}
+
 /** Runs warm-up then measured steps from freshly seeded weights and sample order. */
 export async function measure(engine: Engine, batchSize: number, opts: BenchOptions): Promise<Measurement> {
   const rng = new Rng(opts.seed);
   initParams(engine.params, engine.shape, rng);
   shuffleEpoch(engine.order, rng);
-  const n = engine.order.length;
-  const b = Math.min(batchSize, n);
-  const perPass = Math.floor(n / b);
-  // Steps run as training runs them: calls of stepsPerCall(b) steps, none crossing the end of a pass.
-  const run = async (from: number, count: number, each: (call: StepStats[]) => void): Promise<void> => {
-    for (let s = from; s < from + count; ) {
-      const inPass = s % perPass;
-      const k = Math.min(from + count - s, stepsPerCall(b), perPass - inPass);
-      each(await engine.steps(inPass * b, b, n, k, opts.lr));
-      s += k;
-    }
-  };
+  const b = Math.min(batchSize, engine.order.length);
+  const run = (from: number, count: number, each: (call: StepStats[]) => void) => runSteps(engine, b, from, count, opts.lr, each);
   await run(0, opts.warmup, () => {});
   const m: Measurement = { steps: opts.steps, samples: opts.steps * b, wallMs: 0, computeMs: 0, reduceMs: 0, busyMs: 0, waitMaxMs: 0, coordinatorP50Ms: 0, cpuWaitMs: 0 };
   const coordinator: number[] = [];
@@ -233,6 +252,7 @@ export async function runBench(data: Dataset, opts: BenchOptions, onCell?: (cell
     for (const workers of workersList) engines.set(workers, engine(workers));
     copies.push(engines.get(1)!);
     if (opts.independent) while (copies.length < workersList[workersList.length - 1]) copies.push(engine(1));
+    for (const e of [...engines.values(), ...copies.slice(1)]) await warmUp(e, opts);
     for (let r = 0; r < opts.repeats; r++) {
       for (const cell of cells) {
         cell.repeats.push(await measure(engines.get(cell.workers)!, cell.batchSize, opts));

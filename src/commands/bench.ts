@@ -2,7 +2,7 @@
 // several batch sizes; prints a table and writes JSON and SVG charts. Model and data
 // settings share the train command's names and sources (flags > env > --config > defaults).
 import type { Argv, CommandModule } from 'yargs';
-import { defaultWorkersList, formatTable, runBench, TABLE_NOTE, writeBenchOutputs } from '../bench.js';
+import { defaultWorkersList, formatTable, JIT_WARMUP_STEPS, runBench, TABLE_NOTE, writeBenchOutputs } from '../bench.js';
 import { UserError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { loadDataset } from '../train.js';
@@ -44,7 +44,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   });
   const written = writeBenchOutputs(report, String(argv.out));
   process.stdout.write(`${formatTable(report.rows)}${TABLE_NOTE}`);
-  process.stdout.write(`median of ${opts.repeats} repeats of ${opts.steps} steps after ${opts.warmup} warm-up steps, ${opts.kernels} kernels, hidden ${opts.hidden.join(',')}\n`);
+  process.stdout.write(`median of ${opts.repeats} repeats of ${opts.steps} steps after ${opts.warmup} warm-up steps (and ${JIT_WARMUP_STEPS} steps of batch 64 per pool before the first), ${opts.kernels} kernels, hidden ${opts.hidden.join(',')}\n`);
   log.info({ written }, 'wrote results');
 }
 
