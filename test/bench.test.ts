@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatTable, medianRepeat, runQueueWaitMs, summarize, withBaseline, type BenchReport, type Cell, type Measurement } from '../src/bench.js';
+import { medianRepeat, runQueueWaitMs, summarize, withBaseline, type BenchReport, type Cell, type Measurement } from '../src/bench.js';
+import { formatTable } from '../src/bench-report.js';
 import { findAll, parseXml } from './xml.js';
 
 const rep = (wallMs: number, extra: Partial<Measurement> = {}): Measurement => ({

@@ -2,7 +2,8 @@
 // several batch sizes; prints a table and writes JSON and SVG charts. Model and data
 // settings share the train command's names and sources (flags > env > --config > defaults).
 import type { Argv, CommandModule } from 'yargs';
-import { defaultWorkersList, formatTable, JIT_WARMUP_STEPS, runBench, TABLE_NOTE, writeBenchOutputs } from '../bench.js';
+import { defaultWorkersList, JIT_WARMUP_STEPS, runBench } from '../bench.js';
+import { formatTable, TABLE_NOTE, writeBenchOutputs } from '../bench-report.js';
 import { UserError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { loadDataset } from '../train.js';

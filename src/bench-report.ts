@@ -1,0 +1,67 @@
+// What the benchmark reports, from a finished BenchReport: the table printed on stdout, and
+// bench.json with the SVG charts written to a folder.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchReport, BenchRow } from './bench.js';
+import { lineChart, stackedBarChart } from './svg.js';
+
+const HEAD = ['batch', 'workers', 'samples/s', 'speedup', 'effic.', 'ms/step', 'compute', 'wait+disp', 'reduce', 'barrier', 'coord', 'coord%', 'coord p50', 'cpu wait', 'GFLOP/s/core', 'indep.', 'bound'];
+
+export function formatTable(rows: BenchRow[]): string {
+  const body = rows.map((r) => [
+    String(r.batchSize), String(r.workers), Math.round(r.samplesPerSec).toLocaleString('en-US'),
+    r.speedup.toFixed(2) + 'x', (100 * r.efficiency).toFixed(0) + '%', r.msPerStep.toFixed(3),
+    r.computeMs.toFixed(3), r.waitDispatchMs.toFixed(3), r.reduceMs.toFixed(3), r.barrierWaitMs.toFixed(3),
+    r.coordinatorMs.toFixed(3), (100 * r.coordinatorShare).toFixed(1) + '%', r.coordinatorP50Ms.toFixed(3), r.cpuWaitMs.toFixed(3), r.gflopsPerCore.toFixed(2),
+    Number.isNaN(r.independentSpeedup) ? '-' : r.independentSpeedup.toFixed(2) + 'x', Number.isNaN(r.syncBound) ? '-' : r.syncBound.toFixed(2) + 'x',
+  ]);
+  const widths = HEAD.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  const line = (cols: string[]): string => cols.map((c, i) => c.padStart(widths[i])).join('  ');
+  return [line(HEAD), ...body.map(line)].join('\n') + '\n';
+}
+
+export const TABLE_NOTE =
+  'Per-step times in ms. wait+disp = step - compute - reduce (barrier wait + coordinator); ' +
+  'coord = step - slowest worker task (dispatch and hand-back), mean and median over steps; barrier = longest wait at the barrier; ' +
+  'cpu wait = time our threads were ready but had no core (other load on the machine). ' +
+  'GFLOP/s are dense-equivalent (every multiply-add counted). ' +
+  'indep. = as many independent 1-worker engines as workers, run at once: their summed samples/s over the 1-worker figure, the most these cores gave just then; ' +
+  'bound = workers x the slowest of them, the most a synchronous run could reach.\n';
+
+/** bench.json, speedup.svg and one breakdown-b<batch>.svg per batch size; returns the paths written. */
+export function writeBenchOutputs(report: BenchReport, dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  const put = (name: string, content: string): void => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    written.push(path);
+  };
+  put('bench.json', JSON.stringify(report, null, 2) + '\n');
+  const { rows } = report;
+  const workers = [...new Set(rows.map((r) => r.workers))];
+  const batches = [...new Set(rows.map((r) => r.batchSize))];
+  const kernels = String(report.meta.kernels);
+  put('speedup.svg', lineChart({
+    title: `Speedup over 1 worker (${kernels} kernels)`,
+    xLabel: 'workers', yLabel: 'speedup (samples/s ÷ 1-worker samples/s)',
+    series: [
+      ...batches.map((b) => ({ name: `batch ${b}`, points: rows.filter((r) => r.batchSize === b).map((r): [number, number] => [r.workers, r.speedup]) })),
+      { name: 'ideal', points: workers.map((w): [number, number] => [w, w]), dashed: true },
+    ],
+  }));
+  for (const b of batches) {
+    const rs = rows.filter((r) => r.batchSize === b);
+    put(`breakdown-b${b}.svg`, stackedBarChart({
+      title: `Time per step, batch ${b} (${kernels} kernels)`,
+      xLabel: 'workers', yLabel: 'ms per step',
+      categories: rs.map((r) => `${r.workers} worker${r.workers === 1 ? '' : 's'}`),
+      segments: [
+        { name: 'compute', values: rs.map((r) => r.computeMs) },
+        { name: 'wait + dispatch', values: rs.map((r) => r.waitDispatchMs) },
+        { name: 'reduce + update', values: rs.map((r) => r.reduceMs) },
+      ],
+    }));
+  }
+  return written;
+}
