@@ -4,8 +4,6 @@
 // runs the whole step once (phase 1 on fresh samples, cold data as in training) and each
 // kernel once more on the same round, timed alone. What the breakdown is for: choosing
 // what to optimise next; the end-to-end figures are `bench` and `bench:numpy`.
-// Flags: --batch N (<= 256, one round), --rounds N, --kernels ts|wasm.
-import { parseArgs } from 'node:util';
 import { allocateArena, planArena, splitInArena } from '../src/arena.js';
 import { DEFAULTS } from '../src/config.js';
 import { loadKernels } from '../src/kernel-loader.js';
@@ -13,22 +11,16 @@ import { APPLY } from '../src/kernels.js';
 import { dataPaths, loadMnist } from '../src/mnist.js';
 import { initParams, modelShape } from '../src/model.js';
 import { forwardBackward, makeNet, rowBlocks, softmaxCrossEntropy, updateWeights } from '../src/pass.js';
-import type { KernelKind } from '../src/protocol.js';
+import { KERNEL_KINDS } from '../src/protocol.js';
 import { Rng } from '../src/rng.js';
 import { shuffleEpoch } from '../src/train.js';
+import { scriptFlags } from './flags.js';
 
-const { values } = parseArgs({
-  options: { batch: { type: 'string', default: '256' }, rounds: { type: 'string', default: '200' }, kernels: { type: 'string', default: DEFAULTS.kernels } },
-});
-const batch = Number(values.batch);
-const rounds = Number(values.rounds);
-const fail = (message: string): never => {
-  console.error(`bench-kernels: ${message}`);
-  process.exit(2);
-};
-if (!Number.isInteger(batch) || batch < 1 || batch > DEFAULTS.chunk) fail(`--batch must be 1..${DEFAULTS.chunk}, got ${values.batch}`);
-if (!Number.isInteger(rounds) || rounds < 1) fail(`--rounds must be a positive integer, got ${values.rounds}`);
-if (values.kernels !== 'ts' && values.kernels !== 'wasm') fail(`--kernels must be ts or wasm, got ${values.kernels}`);
+const USAGE = `Usage: npm run bench:kernels -- [--batch 256 (1..${DEFAULTS.chunk}, one round)] [--rounds 200] [--kernels wasm|ts]`;
+const flags = scriptFlags('bench-kernels', USAGE, { batch: '256', rounds: '200', kernels: DEFAULTS.kernels });
+const batch = flags.int('batch', 1, DEFAULTS.chunk);
+const rounds = flags.int('rounds', 1);
+const kernels = flags.oneOf('kernels', KERNEL_KINDS);
 
 const { train } = loadMnist(dataPaths(undefined));
 const shape = modelShape(DEFAULTS.hidden);
@@ -36,7 +28,7 @@ const plan = planArena(shape, 1, DEFAULTS.chunk, train.images.length);
 const memory = allocateArena(plan);
 const f = new Float32Array(memory.buffer);
 const split = splitInArena(memory, train, plan.pixels);
-const net = makeNet(shape, plan, await loadKernels(values.kernels as KernelKind, memory, f), f);
+const net = makeNet(shape, plan, await loadKernels(kernels, memory, f), f);
 const rng = new Rng(DEFAULTS.seed);
 initParams(f.subarray(plan.params, plan.params + shape.paramCount), shape, rng);
 const order = new Int32Array(train.count);
@@ -89,7 +81,7 @@ const nonzero = (at: number, width: number): number => {
   for (let i = 0; i < batch * width; i++) if (f[at + i] !== 0) count++;
   return count / batch;
 };
-console.log(`${values.kernels} kernels, batch ${batch}, ${rounds} rounds, one thread; microseconds per sample`);
+console.log(`${kernels} kernels, batch ${batch}, ${rounds} rounds, one thread; microseconds per sample`);
 for (const name of ms.keys()) console.log(`${name.padEnd(34)} ${usPerSample(name).toFixed(3).padStart(7)}`);
 const nonzeros = [nonzero(round.x, shape.sizes[0]), ...shape.layers.slice(0, last).map((L, l) => nonzero(round.act[l], L.outDim))];
 console.log(`nonzero inputs per sample, by layer: ${nonzeros.map((v, l) => `${v.toFixed(0)} of ${shape.sizes[l]}`).join(', ')}`);

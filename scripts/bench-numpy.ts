@@ -4,23 +4,25 @@
 // median of epochs 2-4 counts: the first includes thread start-up and compilation, and our
 // epochs keep getting faster into the third (NumPy's barely move). Rounds alternate sides
 // and the median round is reported.
-// Usage: node dist/scripts/bench-numpy.js [--rounds 3] [--kernels wasm|ts] [--out FILE]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { median } from '../src/bench.js';
 import { DEFAULTS } from '../src/config.js';
 import { dataPaths, defaultDataDir, loadMnist } from '../src/mnist.js';
-import type { KernelKind } from '../src/protocol.js';
+import { KERNEL_KINDS } from '../src/protocol.js';
 import { train } from '../src/train.js';
+import { scriptFlags } from './flags.js';
 
 /** Epochs per run; the median of all but the first is an epoch's time. */
 const EPOCHS = 4;
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, kernels: { type: 'string', default: 'wasm' }, out: { type: 'string' } } });
-const rounds = Number(values.rounds);
+const USAGE = 'Usage: npm run bench:numpy -- [--rounds 3] [--kernels wasm|ts] [--out FILE.json]';
+const flags = scriptFlags('bench-numpy', USAGE, { rounds: '3', kernels: 'wasm', out: undefined });
+const rounds = flags.int('rounds', 1);
+const kernels = flags.oneOf('kernels', KERNEL_KINDS);
+const out = flags.get('out');
 const script = fileURLToPath(new URL('../../scripts/reference/numpy_loop.py', import.meta.url));
 
 /** Debian's python3-numpy with its OpenBLAS where installed, else whatever python3 has numpy. */
@@ -45,7 +47,7 @@ function numpyEpochSeconds(batch: number): { seconds: number; info: unknown } {
 
 const data = loadMnist(dataPaths(undefined));
 async function oursEpochSeconds(batch: number, workers: number): Promise<number> {
-  const cfg = { ...DEFAULTS, epochs: EPOCHS, batchSize: batch, workers, kernels: values.kernels as KernelKind };
+  const cfg = { ...DEFAULTS, epochs: EPOCHS, batchSize: batch, workers, kernels };
   const result = await train(cfg, pino({ level: 'silent' }), data);
   return median(result.epochs.slice(1).map((e) => e.seconds));
 }
@@ -72,5 +74,5 @@ console.log('batch  workers  ours s/epoch  numpy-1-thread s/epoch  ours/numpy');
 for (const r of rows) {
   console.log(`${String(r.batch).padStart(5)}  ${String(r.workers).padStart(7)}  ${r.oursSeconds.toFixed(3).padStart(12)}  ${r.numpySeconds.toFixed(3).padStart(22)}  ${r.ratio.toFixed(2).padStart(9)}x`);
 }
-console.log(`median of ${rounds} rounds, each the median of epochs 2-${EPOCHS} of a run, ${values.kernels} kernels; numpy: ${JSON.stringify(numpyInfo)}`);
-if (values.out) writeFileSync(values.out, JSON.stringify({ rows, samples, numpy: numpyInfo, kernels: values.kernels, rounds }, null, 2) + '\n');
+console.log(`median of ${rounds} rounds, each the median of epochs 2-${EPOCHS} of a run, ${kernels} kernels; numpy: ${JSON.stringify(numpyInfo)}`);
+if (out) writeFileSync(out, JSON.stringify({ rows, samples, numpy: numpyInfo, kernels, rounds }, null, 2) + '\n');

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { CHECKPOINT_EVERY_FORMS, parseCheckpointEvery } from './checkpoint.js';
 import { UserError } from './errors.js';
-import type { KernelKind } from './protocol.js';
+import { KERNEL_KINDS, type KernelKind } from './protocol.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -103,7 +103,7 @@ export const SCHEMA: Record<keyof TrainConfig, Parser> = {
   hidden: layerSizes,
   workers: int(1, 1024),
   seed: int(0, 2 ** 32 - 1),
-  kernels: oneOf('ts', 'wasm'),
+  kernels: oneOf(...KERNEL_KINDS),
   chunk: int(1, 65536),
   dataDir: text,
   trainImages: text,

@@ -5,7 +5,8 @@ import type { ArenaPlan } from './arena.js';
 import type { FaultHook } from './fault-hook.js';
 import type { Split } from './mnist.js';
 
-export type KernelKind = 'ts' | 'wasm';
+export const KERNEL_KINDS = ['ts', 'wasm'] as const;
+export type KernelKind = (typeof KERNEL_KINDS)[number];
 
 /** Handed to every worker thread once, as Piscina's workerData. All buffers are shared. */
 export interface WorkerData {

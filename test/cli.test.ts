@@ -62,3 +62,26 @@ describe('threadgrad CLI', () => {
     expect(warning.msg).toMatch(/take turns on the cores/);
   });
 });
+
+describe('benchmark scripts', () => {
+  const script = (name: string) => fileURLToPath(new URL(`../dist/scripts/${name}.js`, import.meta.url));
+  it.each([
+    ['bench-kernels', ['--batch', '999'], /--batch must be an integer in 1\.\.256, got 999/],
+    ['bench-kernels', ['--kernels', 'gpu'], /--kernels must be ts or wasm, got gpu/],
+    ['bench-step', ['--bogus'], /Unknown option '--bogus'/],
+    ['bench-ceiling', ['--copies', '0'], /--copies must be a positive integer, got 0/],
+    ['bench-numpy', ['--rounds'], /argument missing/],
+  ])('%s rejects %o with one line and exit status 2', (name, args, message) => {
+    const r = spawnSync(process.execPath, [script(name), ...args], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`^${name}: error: `));
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('print their usage with --help', () => {
+    const r = spawnSync(process.execPath, [script('bench-kernels'), '--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: npm run bench:kernels -- .*--batch/);
+  });
+});
