@@ -177,7 +177,7 @@ export function runQueueWaitMs(): number {
 }
 
 /**
- * Steps from:from + count at batch b over a pass of the sample order, as training runs them:
+ * Steps [from, from + count) at batch b over passes of the sample order, as training runs them:
  * calls of stepsPerCall(b) steps, none crossing the end of a pass.
  */
 async function runSteps(engine: Engine, b: number, from: number, count: number, lr: number, each: (call: StepStats[]) => void): Promise<void> {
