@@ -59,7 +59,7 @@ function step(timed: boolean): void {
       const inp = l === 0 ? round.x : round.act[l - 1];
       time(`  forward ${L.inDim}x${L.outDim}`, () => net.kernels.matmulForward(round.act[l], inp, params + L.w, params + L.b, batch, L.inDim, L.outDim, l < last));
     });
-    time('  softmax cross-entropy', () => softmaxCrossEntropy(f, round.act[last], round.delta[last], net.labels, batch, undefined, losses));
+    time('  softmax cross-entropy', () => softmaxCrossEntropy(f, round.act[last], round.delta[last], net.labels, batch, net.predictions, losses, 0));
     for (let l = last; l > 0; l--) {
       const L = shape.layers[l];
       time(`  delta through ${L.inDim}x${L.outDim}`, () => net.kernels.backpropInput(round.delta[l - 1], round.delta[l], round.act[l - 1], params + L.w, batch, L.inDim, L.outDim));

@@ -47,11 +47,16 @@ const EXPS = new Float64Array(CLASSES);
 
 /**
  * Stable softmax + cross-entropy over n rows of logits. Writes delta = softmax - onehot
- * (the gradient of the summed loss w.r.t. the logits) when delta >= 0, each row's argmax
- * into `predictions` and its loss into `losses` when given.
+ * (the gradient of the summed loss w.r.t. the logits) when delta >= 0, row i's argmax to
+ * predictions[i] and its loss to losses[lossAt + i].
+ *
+ * Training and evaluation call this (and gather) with arguments of the same types, so that
+ * V8 optimises one shape: when evaluation brought optional arguments the training calls
+ * never passed, its first run deoptimised the training path and every worker compiled
+ * `step` again during the next epoch (15-30 ms each, on the cores the workers train on).
  */
 export function softmaxCrossEntropy(
-  f: FloatArray, logits: number, delta: number, labels: ArrayLike<number>, n: number, predictions?: Uint8Array, losses?: Float64Array,
+  f: FloatArray, logits: number, delta: number, labels: Uint8Array, n: number, predictions: Uint8Array, losses: Float64Array, lossAt: number,
 ): PassResult {
   let lossSum = 0;
   let correct = 0;
@@ -67,8 +72,8 @@ export function softmaxCrossEntropy(
     const loss = Math.log(sumExp) - (f[z + y] - max);
     lossSum += loss;
     if (argmax === y) correct++;
-    if (predictions) predictions[i] = argmax;
-    if (losses) losses[i] = loss;
+    predictions[i] = argmax;
+    losses[lossAt + i] = loss;
     if (delta >= 0) {
       const d = delta + i * CLASSES;
       for (let c = 0; c < CLASSES; c++) f[d + c] = exps[c] / sumExp - (c === y ? 1 : 0);
@@ -77,11 +82,11 @@ export function softmaxCrossEntropy(
   return { lossSum, correct };
 }
 
-/** Pixels of samples sample(0..n) into round rows [r0, r0 + n), scaled to [0, 1]; labels into net.labels[0..n). */
-function gather(net: Net, split: Split, sample: (i: number) => number, r0: number, n: number): void {
+/** Pixels of samples order[first .. first + n) into round rows [r0, r0 + n), scaled to [0, 1]; labels into net.labels[0..n). */
+function gather(net: Net, split: Split, order: Int32Array, first: number, r0: number, n: number): void {
   const img = split.images;
   for (let i = 0; i < n; i++) {
-    const idx = sample(i);
+    const idx = order[first + i];
     net.labels[i] = split.labels[idx];
     net.pixelRows[r0 + i] = img.byteOffset + idx * IMAGE_SIZE;
   }
@@ -117,10 +122,10 @@ function backpropDeltas(net: Net, r0: number, n: number): void {
 export function forwardBackward(net: Net, split: Split, order: Int32Array, first: number, r0: number, r1: number, losses: Float64Array): number {
   const n = r1 - r0;
   const last = net.shape.layers.length - 1;
-  gather(net, split, (i) => order[first + r0 + i], r0, n);
+  gather(net, split, order, first + r0, r0, n);
   forward(net, r0, n);
   const { round } = net.plan;
-  const r = softmaxCrossEntropy(net.f, round.act[last] + r0 * CLASSES, round.delta[last] + r0 * CLASSES, net.labels, n, undefined, losses.subarray(r0, r1));
+  const r = softmaxCrossEntropy(net.f, round.act[last] + r0 * CLASSES, round.delta[last] + r0 * CLASSES, net.labels, n, net.predictions, losses, r0);
   backpropDeltas(net, r0, n);
   return r.correct;
 }
@@ -176,6 +181,13 @@ export function gradientSum(net: Net, split: Split, order: Int32Array, lo: numbe
   return total;
 }
 
+/** 0, 1, 2, ...: the order of a split's samples in file order (grown as needed, shared by the calls in this thread). */
+let IDENTITY = new Int32Array(0);
+function identity(n: number): Int32Array {
+  if (IDENTITY.length < n) IDENTITY = Int32Array.from({ length: n }, (_, i) => i);
+  return IDENTITY;
+}
+
 /**
  * Forward only over samples [lo, hi) of `split` in file order, in this slot's share of the
  * round buffer; fills a 10x10 confusion count (truth x predicted).
@@ -185,11 +197,13 @@ export function evaluateRange(net: Net, slot: number, split: Split, lo: number, 
   const [r0, r1] = shardRange(slot, plan.slotCount, plan.rows);
   const last = net.shape.layers.length - 1;
   const total: PassResult = { lossSum: 0, correct: 0 };
+  const order = identity(hi);
+  const losses = new Float64Array(r1 - r0);
   for (let start = lo; start < hi; start += r1 - r0) {
     const n = Math.min(r1 - r0, hi - start);
-    gather(net, split, (i) => start + i, r0, n);
+    gather(net, split, order, start, r0, n);
     forward(net, r0, n);
-    const r = softmaxCrossEntropy(f, plan.round.act[last] + r0 * CLASSES, -1, net.labels, n, net.predictions);
+    const r = softmaxCrossEntropy(f, plan.round.act[last] + r0 * CLASSES, -1, net.labels, n, net.predictions, losses, 0);
     countConfusion(confusion, net.labels, net.predictions, n);
     total.lossSum += r.lossSum;
     total.correct += r.correct;

@@ -61,7 +61,7 @@ describe('softmax cross-entropy', () => {
     const f = new Float32Array(40);
     f.set([1000, -1000, 0, 999, -999, 1000, 1000, -1000, 500, -500], 0);
     f.set([-1000, -1000, -1000, -1000, -1000, -1000, -1000, -1000, -1000, 1000], 10);
-    const { lossSum, correct } = softmaxCrossEntropy(f, 0, 20, [3, 9], 2);
+    const { lossSum, correct } = softmaxCrossEntropy(f, 0, 20, Uint8Array.of(3, 9), 2, new Uint8Array(2), new Float64Array(2), 0);
     expect(Number.isFinite(lossSum)).toBe(true);
     // Sample 0: true class 3 is 1 below the max (1000, three times): loss = log(3 + e^-1) + 1; sample 1 is ~0.
     expect(lossSum).toBeCloseTo(Math.log(3 + Math.exp(-1)) + 1, 4);
