@@ -19,7 +19,7 @@ import { scriptFlags } from './flags.js';
 const EPOCHS = 4;
 
 const USAGE = 'Usage: npm run bench:numpy -- [--rounds 3] [--kernels wasm|ts] [--out FILE.json]';
-const flags = scriptFlags('bench-numpy', USAGE, { rounds: '3', kernels: 'wasm', out: undefined });
+const flags = scriptFlags('bench-numpy', USAGE, { rounds: '3', kernels: DEFAULTS.kernels, out: undefined });
 const rounds = flags.int('rounds', 1);
 const kernels = flags.oneOf('kernels', KERNEL_KINDS);
 const out = flags.get('out');

@@ -2,6 +2,7 @@
 // the usage, and a flag that is unknown, lacks its value or is out of range stops the
 // script with one line naming it and exit status 2, as the threadgrad CLI does.
 import { parseArgs } from 'node:util';
+import { choiceOf, integerIn } from '../src/config.js';
 
 export interface ScriptFlags<K extends string> {
   /** --name as given, else its default (undefined where it has none). */
@@ -13,7 +14,7 @@ export interface ScriptFlags<K extends string> {
 }
 
 /** Stops a script over its input: one line on stderr, exit status 2. */
-export function fail(script: string, message: string): never {
+function fail(script: string, message: string): never {
   process.stderr.write(`${script}: error: ${message} (--help for usage)\n`);
   process.exit(2);
 }
@@ -22,29 +23,24 @@ export function fail(script: string, message: string): never {
 export function scriptFlags<K extends string>(script: string, usage: string, defaults: Record<K, string | undefined>): ScriptFlags<K> {
   const options: Record<string, { type: 'string' | 'boolean'; default?: string }> = { help: { type: 'boolean' } };
   for (const [name, value] of Object.entries<string | undefined>(defaults)) options[name] = value === undefined ? { type: 'string' } : { type: 'string', default: value };
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({ options, strict: true }).values;
-  } catch (e) {
-    fail(script, e instanceof Error ? e.message : String(e));
-  }
+  /** check(), or the script stopped with the message of what it threw. */
+  const checked = <T>(check: () => T): T => {
+    try {
+      return check();
+    } catch (e) {
+      return fail(script, e instanceof Error ? e.message : String(e));
+    }
+  };
+  const { values } = checked(() => parseArgs({ options, strict: true }));
   if (values.help) {
     process.stdout.write(`${usage}\n`);
     process.exit(0);
   }
   const get = (name: K): string | undefined => values[name] as string | undefined;
+  // The settings' own checks (config.ts): a script words a bad value as the CLI does.
   return {
     get,
-    int(name, min, max = Number.MAX_SAFE_INTEGER) {
-      const n = Number(get(name));
-      const want = max < Number.MAX_SAFE_INTEGER ? `an integer in ${min}..${max}` : min === 1 ? 'a positive integer' : `an integer >= ${min}`;
-      if (!Number.isInteger(n) || n < min || n > max) fail(script, `--${name} must be ${want}, got ${get(name)}`);
-      return n;
-    },
-    oneOf(name, choices) {
-      const v = get(name);
-      if (!choices.includes(v as never)) fail(script, `--${name} must be ${choices.join(' or ')}, got ${v}`);
-      return v as (typeof choices)[number];
-    },
+    int: (name, min, max) => checked(() => integerIn(`--${name}`, get(name), min, max)),
+    oneOf: (name, choices) => checked(() => choiceOf(`--${name}`, get(name), choices)),
   };
 }

@@ -52,13 +52,23 @@ type Parser = (value: unknown, where: string) => unknown;
 /** A bad setting is a usage error: exit status 2, like a bad flag. */
 const usage = (message: string): UserError => new UserError(message, 2);
 
-const int = (min: number, max: number): Parser => (v, where) => {
+/** `v` (a number or its text) as an integer in [min, max]; else a usage error naming `where`. */
+export function integerIn(where: string, v: unknown, min: number, max = Infinity): number {
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw usage(`${where} must be an integer from ${min} to ${max}, got ${show(v)}`);
+    const range = max === Infinity ? `>= ${min}` : `from ${min} to ${max}`;
+    throw usage(`${where} must be an integer ${range}, got ${show(v)}`);
   }
   return n;
-};
+}
+
+/** `v` if it is one of `choices`; else a usage error naming `where`. */
+export function choiceOf<C extends string>(where: string, v: unknown, choices: readonly C[]): C {
+  if (typeof v !== 'string' || !choices.includes(v as C)) throw usage(`${where} must be one of ${choices.join(', ')}, got ${show(v)}`);
+  return v as C;
+}
+
+const int = (min: number, max: number): Parser => (v, where) => integerIn(where, v, min, max);
 
 const positive: Parser = (v, where) => {
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
@@ -80,12 +90,7 @@ const text: Parser = (v, where) => {
   return v;
 };
 
-const oneOf = (...choices: string[]): Parser => (v, where) => {
-  if (typeof v !== 'string' || !choices.includes(v)) {
-    throw usage(`${where} must be one of ${choices.join(', ')}, got ${show(v)}`);
-  }
-  return v;
-};
+const oneOf = (...choices: string[]): Parser => (v, where) => choiceOf(where, v, choices);
 
 const layerSizes: Parser = (v, where) => {
   const parts = typeof v === 'string' ? v.split(',') : typeof v === 'number' ? [v] : v;

@@ -66,10 +66,10 @@ describe('threadgrad CLI', () => {
 describe('benchmark scripts', () => {
   const script = (name: string) => fileURLToPath(new URL(`../dist/scripts/${name}.js`, import.meta.url));
   it.each([
-    ['bench-kernels', ['--batch', '999'], /--batch must be an integer in 1\.\.256, got 999/],
-    ['bench-kernels', ['--kernels', 'gpu'], /--kernels must be ts or wasm, got gpu/],
+    ['bench-kernels', ['--batch', '999'], /--batch must be an integer from 1 to 256, got "999"/],
+    ['bench-kernels', ['--kernels', 'gpu'], /--kernels must be one of ts, wasm, got "gpu"/],
     ['bench-step', ['--bogus'], /Unknown option '--bogus'/],
-    ['bench-ceiling', ['--copies', '0'], /--copies must be a positive integer, got 0/],
+    ['bench-ceiling', ['--copies', '0'], /--copies must be an integer >= 1, got "0"/],
     ['bench-numpy', ['--rounds'], /argument missing/],
   ])('%s rejects %o with one line and exit status 2', (name, args, message) => {
     const r = spawnSync(process.execPath, [script(name), ...args], { encoding: 'utf8' });

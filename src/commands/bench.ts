@@ -4,6 +4,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { defaultWorkersList, JIT_WARMUP_STEPS, runBench } from '../bench.js';
 import { formatTable, TABLE_NOTE, writeBenchOutputs } from '../bench-report.js';
+import { integerIn } from '../config.js';
 import { UserError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { loadDataset } from '../train.js';
@@ -20,9 +21,7 @@ export function intList(flag: string, value: unknown, min = 1): number[] {
 }
 
 export function intAtLeast(flag: string, value: unknown, min: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`--${flag} must be an integer >= ${min}, got ${JSON.stringify(value)}`, 2);
-  return n;
+  return integerIn(`--${flag}`, value, min);
 }
 
 async function run(argv: Record<string, unknown>): Promise<void> {
