@@ -199,17 +199,20 @@ async function runSteps(engine: Engine, b: number, from: number, count: number, 
 export const JIT_WARMUP_STEPS = 400;
 
 async function warmUp(engine: Engine, opts: BenchOptions): Promise<void> {
-  const rng = new Rng(opts.seed);
+  reseed(engine, opts.seed);
+  await runSteps(engine, Math.min(64, engine.order.length), 0, JIT_WARMUP_STEPS, opts.lr, () => {});
+}
+
+/** Fresh weights and sample order from the seed, so that every repeat starts alike. */
+function reseed(engine: Engine, seed: number): void {
+  const rng = new Rng(seed);
   initParams(engine.params, engine.shape, rng);
   shuffleEpoch(engine.order, rng);
-  await runSteps(engine, Math.min(64, engine.order.length), 0, JIT_WARMUP_STEPS, opts.lr, () => {});
 }
 
 /** Runs warm-up then measured steps from freshly seeded weights and sample order. */
 export async function measure(engine: Engine, batchSize: number, opts: BenchOptions): Promise<Measurement> {
-  const rng = new Rng(opts.seed);
-  initParams(engine.params, engine.shape, rng);
-  shuffleEpoch(engine.order, rng);
+  reseed(engine, opts.seed);
   const b = Math.min(batchSize, engine.order.length);
   const run = (from: number, count: number, each: (call: StepStats[]) => void) => runSteps(engine, b, from, count, opts.lr, each);
   await run(0, opts.warmup, () => {});

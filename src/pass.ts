@@ -171,12 +171,13 @@ export function gradientSum(net: Net, split: Split, order: Int32Array, lo: numbe
   const { plan } = net;
   net.f.fill(0, plan.grad, plan.grad + plan.paramCount);
   const losses = new Float64Array(plan.rows);
+  const blocks = rowBlocks(net.shape);
   const total: PassResult = { lossSum: 0, correct: 0 };
   for (let start = lo; start < hi; start += plan.rows) {
     const n = Math.min(plan.rows, hi - start);
     total.correct += forwardBackward(net, split, order, start, 0, n, losses);
     for (let r = 0; r < n; r++) total.lossSum += losses[r];
-    for (const block of rowBlocks(net.shape)) updateWeights(net, block, n, 0, ACCUMULATE, 0);
+    for (const block of blocks) updateWeights(net, block, n, 0, ACCUMULATE, 0);
   }
   return total;
 }
