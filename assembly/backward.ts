@@ -74,28 +74,8 @@ export function updateRows(
   const end = min(rowHi, inDim);
   for (let k0 = rowLo; k0 < end; k0 += ROWS) {
     const rows = min(ROWS, end - k0);
-    memory.fill(scratch, 0, ROWS << 2);
-    // Sort each sample's nonzero inputs of rows k0.. into the rows' lists, in sample order.
-    for (let i = 0; i < n; i++) {
-      let m: u32, at: usize;
-      if (pix >= 0) {
-        at = <usize>load<u32>(<usize>pix + (<usize>i << 2)) + <usize>k0;
-        m = rows == ROWS ? <u32>i8x16.bitmask(i8x16.ne(v128.load(at), i8x16.splat(0))) : <u32>nonzeroBytes(at, rows);
-      } else {
-        at = inp + <usize>i * inRow + (<usize>k0 << 2);
-        m = rows == ROWS ? <u32>nonzero16(at) : <u32>nonzeroWord(at, 0, rows);
-      }
-      const d = <u32>i * <u32>outRow;
-      while (m) {
-        const j = <usize>ctz(m);
-        m &= m - 1;
-        const c = load<u32>(scratch + (j << 2));
-        store<u32>(scratch + (j << 2), c + 1);
-        const e = lists + j * listBytes + (<usize>c << 3);
-        store<u32>(e, d);
-        store<f32>(e, pix >= 0 ? <f32>(<f64>load<u8>(at + j) * (1.0 / 255)) : load<f32>(at + (j << 2)), 4);
-      }
-    }
+    if (rows == ROWS) sortBlock(scratch, lists, listBytes, inp, inRow, pix, outRow, n, k0);
+    else sortPartial(scratch, lists, listBytes, inp, inRow, pix, outRow, n, k0, rows);
     for (let j = 0; j < rows; j++) {
       const count = <usize>load<u32>(scratch + (<usize>j << 2));
       if (count == 0 && mode != APPLY_AND_CLEAR) continue; // nothing to add, nothing to clear
@@ -109,6 +89,86 @@ export function updateRows(
       store<f32>(lists + (<usize>i << 3), 1, 4);
     }
     updateRow(b, gb, dout, outDim, <usize>n, lists, scale, mode);
+  }
+}
+
+/**
+ * Sorts each sample's nonzero inputs of rows k0 .. k0 + 16 into the rows' lists, in sample
+ * order, and leaves the 16 counts at scratch. Without a branch per input: the 16 lists'
+ * write positions ride in four i32x4 registers, every lane of a sample with any nonzero
+ * input is written, and only the nonzero lanes advance (a zero lane's entry is overwritten
+ * by the row's next one or lies past its count). A loop over the set bits mispredicted its
+ * exit on nearly every sample and chained each append through a count in memory.
+ */
+@inline function sortBlock(scratch: usize, lists: usize, listBytes: usize, inp: usize, inRow: usize, pix: isize, outRow: usize, n: i32, k0: i32): void {
+  const lb = <i32>listBytes;
+  let p0 = i32x4(0, lb, 2 * lb, 3 * lb);
+  const four = i32x4.splat(4 * lb);
+  let p1 = i32x4.add(p0, four), p2 = i32x4.add(p1, four), p3 = i32x4.add(p2, four);
+  const z = f32x4.splat(0);
+  for (let i = 0; i < n; i++) {
+    let x0: v128, x1: v128, x2: v128, x3: v128, nz0: v128, nz1: v128, nz2: v128, nz3: v128;
+    if (pix >= 0) {
+      const bytes = v128.load(<usize>load<u32>(<usize>pix + (<usize>i << 2)) + <usize>k0);
+      if (!v128.any_true(bytes)) continue;
+      const lo = i16x8.extend_low_i8x16_u(bytes), hi = i16x8.extend_high_i8x16_u(bytes);
+      // Division, as TsKernels computes x: the correctly rounded pixel / 255.
+      const d255 = f32x4.splat(255);
+      x0 = f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(lo)), d255);
+      x1 = f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(lo)), d255);
+      x2 = f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(hi)), d255);
+      x3 = f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(hi)), d255);
+    } else {
+      const at = inp + <usize>i * inRow + (<usize>k0 << 2);
+      x0 = v128.load(at); x1 = v128.load(at, 16); x2 = v128.load(at, 32); x3 = v128.load(at, 48);
+      if (!v128.any_true(v128.or(v128.or(x0, x1), v128.or(x2, x3)))) continue;
+    }
+    nz0 = f32x4.ne(x0, z); nz1 = f32x4.ne(x1, z); nz2 = f32x4.ne(x2, z); nz3 = f32x4.ne(x3, z);
+    const d = i32x4.splat(i * <i32>outRow);
+    put4(lists, p0, d, x0); put4(lists, p1, d, x1); put4(lists, p2, d, x2); put4(lists, p3, d, x3);
+    // A nonzero lane is all ones (-1): subtracting -8 moves its list on by one entry.
+    p0 = i32x4.sub(p0, i32x4.shl(nz0, 3)); p1 = i32x4.sub(p1, i32x4.shl(nz1, 3));
+    p2 = i32x4.sub(p2, i32x4.shl(nz2, 3)); p3 = i32x4.sub(p3, i32x4.shl(nz3, 3));
+  }
+  // Counts: each position less its list's start, over 8 bytes an entry.
+  const start = i32x4(0, lb, 2 * lb, 3 * lb);
+  v128.store(scratch, i32x4.shr_u(i32x4.sub(p0, start), 3));
+  v128.store(scratch, i32x4.shr_u(i32x4.sub(p1, i32x4.add(start, four)), 3), 16);
+  v128.store(scratch, i32x4.shr_u(i32x4.sub(p2, i32x4.add(start, i32x4.add(four, four))), 3), 32);
+  v128.store(scratch, i32x4.shr_u(i32x4.sub(p3, i32x4.add(start, i32x4.mul(four, i32x4.splat(3)))), 3), 48);
+}
+
+/** Entries (d, x lane) of four lists at lists + the lanes of pos. */
+@inline function put4(lists: usize, pos: v128, d: v128, x: v128): void {
+  const lo = i32x4.shuffle(d, x, 0, 4, 1, 5), hi = i32x4.shuffle(d, x, 2, 6, 3, 7);
+  v128.store64_lane(lists + <usize><u32>i32x4.extract_lane(pos, 0), lo, 0);
+  v128.store64_lane(lists + <usize><u32>i32x4.extract_lane(pos, 1), lo, 1);
+  v128.store64_lane(lists + <usize><u32>i32x4.extract_lane(pos, 2), hi, 0);
+  v128.store64_lane(lists + <usize><u32>i32x4.extract_lane(pos, 3), hi, 1);
+}
+
+/** sortBlock for the last block of a layer, of rows < 16 rows. */
+function sortPartial(scratch: usize, lists: usize, listBytes: usize, inp: usize, inRow: usize, pix: isize, outRow: usize, n: i32, k0: i32, rows: i32): void {
+  memory.fill(scratch, 0, ROWS << 2);
+  for (let i = 0; i < n; i++) {
+    let m: u32, at: usize;
+    if (pix >= 0) {
+      at = <usize>load<u32>(<usize>pix + (<usize>i << 2)) + <usize>k0;
+      m = <u32>nonzeroBytes(at, rows);
+    } else {
+      at = inp + <usize>i * inRow + (<usize>k0 << 2);
+      m = <u32>nonzeroWord(at, 0, rows);
+    }
+    const d = <u32>i * <u32>outRow;
+    while (m) {
+      const j = <usize>ctz(m);
+      m &= m - 1;
+      const c = load<u32>(scratch + (j << 2));
+      store<u32>(scratch + (j << 2), c + 1);
+      const e = lists + j * listBytes + (<usize>c << 3);
+      store<u32>(e, d);
+      store<f32>(e, pix >= 0 ? <f32>(<f64>load<u8>(at + j) * (1.0 / 255)) : load<f32>(at + (j << 2)), 4);
+    }
   }
 }
 
