@@ -105,16 +105,16 @@ const ACCUMULATE = 0; // gW[k] += g_k                      (a round before the s
 const APPLY = 1; //      W[k] -= scale * g_k                (a step of one round: gW stays zero)
 const APPLY_AND_CLEAR = 2; // W[k] -= scale * (gW[k] + g_k), gW[k] = 0   (the last of several rounds)
 
-/** Rows handled together: one 16-bit nonzero mask per sample sorts the samples into the rows' lists. */
+/** Rows handled together: a sample's inputs of 16 rows are one vector of pixel bytes or four of floats. */
 const ROWS = 16;
 
 /**
  * For rows k in [rowLo, rowHi) of a layer: g_k = sum over i < n of inp[i][k] * dout[i],
  * in order of i. Row k == inDim is the bias row (every input 1), stored at b and gb.
  * When pix >= 0 the inputs are pixels: the u32 at pix + 4i is the byte address of sample
- * i's pixels, and inp[i][k] = pixel / 255, the value inp holds (a float64 multiply by
- * 1/255 rounds to the same float32 as the division for every byte, and costs less). Pixels are never written,
- * so they sit in every core's cache, while inp was half written by other cores.
+ * i's pixels, and inp[i][k] = pixel / 255, the value inp holds (sortBlock divides; sortPartial's
+ * float64 multiply by 1/255 rounds to the same float32 for every byte). Pixels are never
+ * written, so they sit in every core's cache, while inp was half written by other cores.
  * `scratch`: this thread's 16 counts and 16 lists of n (dout row offset, input) pairs.
  */
 export function updateRows(

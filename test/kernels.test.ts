@@ -202,12 +202,14 @@ describe('wasm kernels agree with TsKernels', () => {
     }
     // Reading the bytes gives exactly the floats: the same sums bit for bit, every byte value present.
     expect(new Set(pixels).size).toBe(256);
-    const sums = (pix: number): Float32Array => {
+    const sums = (pix: number, lo = 0, hi = inDim + 1): Float32Array => {
       clearSums(f, gW, gb, inDim, outDim);
-      wasm.updateRows(W, b, gW, gb, inp, pix, dout, n, inDim, outDim, 0, inDim + 1, 0, ACCUMULATE, scratch);
-      return f.slice(gW, gW + inDim * outDim);
+      wasm.updateRows(W, b, gW, gb, inp, pix, dout, n, inDim, outDim, lo, hi, 0, ACCUMULATE, scratch);
+      return f.slice(gW, gb + outDim);
     };
     expect(Array.from(sums(table))).toEqual(Array.from(sums(-1)));
+    // Blocks that start off the 16-row grid, a last block of fewer than 16 rows, the bias row.
+    for (const [lo, hi] of [[3, 21], [5, 784], [770, 785]]) expect(Array.from(sums(table, lo, hi))).toEqual(Array.from(sums(-1, lo, hi)));
     // Not vacuous: most weights moved (rows of pixels dark in all 37 samples cannot).
     expect(f.subarray(W, W + inDim * outDim).filter((v, i) => v !== W0[i]).length).toBeGreaterThan(inDim * outDim * 0.5);
   });
