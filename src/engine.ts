@@ -11,7 +11,7 @@ import type { Dataset } from './mnist.js';
 import { CLASSES } from './mnist.js';
 import { modelShape, type ModelShape } from './model.js';
 import {
-  COMMAND_FIELDS, CONTROL_WORDS, MAX_STEPS_PER_COMMAND, RESULT_FIELDS,
+  COMMAND_FIELDS, MAX_STEPS_PER_COMMAND, RESULT_FIELDS, controlWords,
   type EvalResult, type EvalTask, type KernelKind, type StepResult, type WorkerData,
 } from './protocol.js';
 import { StepLoop } from './step-loop.js';
@@ -86,7 +86,7 @@ export class Engine {
     // Copied in once: the WebAssembly kernels read pixels only from their own memory.
     this.data = { train: splitInArena(memory, train, this.plan.pixels), test: splitInArena(memory, test, this.plan.pixels + train.images.length) };
     this.order = new Int32Array(new SharedArrayBuffer(train.count * 4));
-    const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
+    const control = new Int32Array(new SharedArrayBuffer(controlWords(opts.workers) * 4));
     const command = new Float64Array(new SharedArrayBuffer(COMMAND_FIELDS * 8));
     const results = new Float64Array(new SharedArrayBuffer(MAX_STEPS_PER_COMMAND * opts.workers * RESULT_FIELDS * 8));
     const sampleLoss = new Float64Array(new SharedArrayBuffer(this.plan.rows * 8));

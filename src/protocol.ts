@@ -1,7 +1,8 @@
 // Everything the coordinator and the workers agree on: what a worker is given once at
 // start-up, the shared words through which the step loop hands over runs of steps (only
-// ranges and scalars, never data), what comes back, and the barrier the workers meet at.
-import type { ArenaPlan } from './arena.js';
+// ranges and scalars, never data), what comes back, the barrier the workers meet at, and
+// how they share out a round's work.
+import { shardRange, type ArenaPlan } from './arena.js';
 import type { FaultHook } from './fault-hook.js';
 import type { Split } from './mnist.js';
 
@@ -68,12 +69,64 @@ export const SEQUENCE = 3;
 export const OPCODE = 4;
 export const DONE = 5;
 export const STEPS_DONE = 6;
-// Work counters of a round's two phases (see workers/worker.ts): a thread takes the next
-// rows or parameter blocks with Atomics.add. Each on a cache line of its own, away from
-// the words the barrier spins on.
-export const NEXT_SAMPLE = 16;
-export const NEXT_BLOCK = 32;
-export const CONTROL_WORDS = 48;
+// Work counters of a round's two phases (see Shares in workers/worker.ts): per thread, how
+// far its share of the round's rows (phase 1) and of the parameter blocks (phase 2) has been
+// taken. A thread's two counters share a cache line of their own, away from the words the
+// barrier spins on and from the other threads' counters.
+const COUNTERS = 16;
+const LINE_WORDS = 16;
+export const sampleCounter = (thread: number): number => COUNTERS + LINE_WORDS * thread;
+export const blockCounter = (thread: number): number => COUNTERS + LINE_WORDS * thread + LINE_WORDS / 2;
+export const controlWords = (threads: number): number => COUNTERS + LINE_WORDS * threads;
+
+/**
+ * A round's work items [0, n) in shares, one per thread (shardRange), taken a piece at a
+ * time: a thread takes from its own share first, then from what is left of the others'.
+ * In steady state each thread thus computes the same rows of the round buffer and updates
+ * the same weight rows every step, so those cache lines stay in its core's cache instead of
+ * moving between cores (a few % more samples/s at batch 64 than one counter for all), while
+ * a slower core still gets help with its share.
+ */
+export class Shares {
+  lo = 0;
+  hi = 0;
+  private n = 0;
+  private piece = 1;
+  private k = 0;
+
+  constructor(
+    private readonly control: Int32Array,
+    private readonly counter: (thread: number) => number,
+    private readonly slot: number,
+    private readonly threads: number,
+  ) {}
+
+  begin(n: number, piece: number): void {
+    this.n = n;
+    this.piece = piece;
+    this.k = 0;
+  }
+
+  /** Claims the next piece into [lo, hi); false when every share is taken. */
+  next(): boolean {
+    for (; this.k < this.threads; this.k++) {
+      const t = (this.slot + this.k) % this.threads;
+      const [from, to] = shardRange(t, this.threads, this.n);
+      const at = from + Atomics.add(this.control, this.counter(t), this.piece);
+      if (at < to) {
+        this.lo = at;
+        this.hi = Math.min(to, at + this.piece);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Called by the last thread through a barrier, when no thread takes from these counters. */
+  reset(): void {
+    for (let t = 0; t < this.threads; t++) Atomics.store(this.control, this.counter(t), 0);
+  }
+}
 
 export const OP_STEPS = 0;
 export const OP_STOP = 1;
@@ -144,8 +197,7 @@ export function abortBarrier(control: Int32Array): void {
 
 export function resetBarrier(control: Int32Array): void {
   Atomics.store(control, ARRIVED, 0);
-  Atomics.store(control, NEXT_SAMPLE, 0);
-  Atomics.store(control, NEXT_BLOCK, 0);
+  for (let i = COUNTERS; i < control.length; i++) Atomics.store(control, i, 0);
   Atomics.store(control, ABORT, 0);
   Atomics.store(control, STEPS_DONE, 0);
 }

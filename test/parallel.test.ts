@@ -7,10 +7,11 @@ import { Engine } from '../src/engine.js';
 import { dataPaths, head, loadMnist } from '../src/mnist.js';
 import { initParams, modelShape } from '../src/model.js';
 import { rowBlocks } from '../src/pass.js';
+import { shardRange } from '../src/arena.js';
 import { Rng } from '../src/rng.js';
 import { shuffleEpoch, train } from '../src/train.js';
 import { pino } from 'pino';
-import type { KernelKind } from '../src/protocol.js';
+import { Shares, controlWords, sampleCounter, type KernelKind } from '../src/protocol.js';
 
 const mnist = loadMnist(dataPaths(undefined));
 const small = { train: head(mnist.train, 2000), test: head(mnist.test, 500) };
@@ -80,6 +81,54 @@ describe('phase 2 blocks', () => {
           expect(b.hi - b.lo).toBeLessThanOrEqual(16);
         }
       });
+    }
+  });
+});
+
+describe('shares of a round', () => {
+  /** Thread t's pieces, each thread taking `turns[t]` pieces per turn, in turns, until none is left. */
+  function claims(n: number, piece: number, turns: number[]): [number, number][][] {
+    const threads = turns.length;
+    const control = new Int32Array(controlWords(threads));
+    const shares = turns.map((_, t) => new Shares(control, sampleCounter, t, threads));
+    const taken: [number, number][][] = turns.map(() => []);
+    shares.forEach((s) => s.begin(n, piece));
+    const active = new Set(turns.keys());
+    while (active.size > 0) {
+      for (const t of [...active]) {
+        for (let i = 0; i < turns[t]; i++) {
+          if (!shares[t].next()) {
+            active.delete(t);
+            break;
+          }
+          taken[t].push([shares[t].lo, shares[t].hi]);
+        }
+      }
+    }
+    shares[0].reset();
+    expect(Array.from(control).every((v) => v === 0)).toBe(true);
+    return taken;
+  }
+
+  it('hand out every item once, each thread its own share first, and a fast thread helps a slow one', () => {
+    for (const [n, piece, turns] of [[256, 16, [1, 1]], [50, 3, [1, 1, 1]], [64, 4, [3, 1]], [7, 2, [1, 5, 1]], [2, 1, [1, 1, 1]]] as const) {
+      const taken = claims(n, piece, [...turns]);
+      const items = taken.flat().flatMap(([lo, hi]) => Array.from({ length: hi - lo }, (_, i) => lo + i));
+      expect(items.sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+      const share = (u: number): [number, number] => shardRange(u, turns.length, n);
+      const shareOf = (lo: number): number => turns.findIndex((_, u) => lo < share(u)[1]);
+      const sameSize = new Set(turns.map((_, u) => Math.ceil((share(u)[1] - share(u)[0]) / piece))).size === 1;
+      taken.forEach((mine, t) => {
+        // No piece crosses from one share into the next.
+        for (const [lo, hi] of mine) expect(hi).toBeLessThanOrEqual(share(shareOf(lo))[1]);
+        // A thread's own pieces come first.
+        const own = mine.filter(([lo]) => shareOf(lo) === t);
+        expect(mine.slice(0, own.length)).toEqual(own);
+        // At equal speeds, on shares of as many pieces each, nobody takes another's work.
+        if (turns.every((k) => k === 1) && sameSize) expect(own).toEqual(mine);
+      });
+      // A thread three times as fast as the other takes some of the slow one's share.
+      if (turns[0] === 3) expect(taken[0].some(([lo]) => shareOf(lo) === 1)).toBe(true);
     }
   });
 });

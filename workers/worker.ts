@@ -9,7 +9,7 @@ import { ACCUMULATE, APPLY, APPLY_AND_CLEAR } from '../src/kernels.js';
 import { modelShape } from '../src/model.js';
 import { evaluateRange, forwardBackward, makeNet, rowBlocks, updateWeights } from '../src/pass.js';
 import {
-  DONE, NEXT_BLOCK, NEXT_SAMPLE, OPCODE, OP_STOP, RESULT_FIELDS, SEQUENCE, SPIN, STEPS_DONE, barrier,
+  DONE, OPCODE, OP_STOP, RESULT_FIELDS, SEQUENCE, SPIN, STEPS_DONE, Shares, barrier, blockCounter, sampleCounter,
   type EvalResult, type EvalTask, type ServeTask, type StepResult, type WorkerData,
 } from '../src/protocol.js';
 import { CLASSES } from '../src/mnist.js';
@@ -25,10 +25,15 @@ const PIECES_PER_THREAD = 8;
 /** Poll at barriers only while every thread can have a core of its own. */
 const spin = data.plan.slotCount <= availableParallelism() ? SPIN : 0;
 
+let samples: Shares;
+let rows: Shares;
+
 /** Runs every run of steps the coordinator publishes until it publishes OP_STOP. */
 export function serve({ slot, sequence }: ServeTask): void {
   const { control, command, results } = data;
   const threads = net.plan.slotCount;
+  samples = new Shares(control, sampleCounter, slot, threads);
+  rows = new Shares(control, blockCounter, slot, threads);
   for (;;) {
     Atomics.wait(control, SEQUENCE, sequence);
     const next = Atomics.load(control, SEQUENCE);
@@ -62,23 +67,22 @@ function step(slot: number, lo: number, hi: number, scale: number): StepResult {
     // Other threads have just updated their rows of the weights: fetch them in one sweep.
     // Only the step's last round changes the weights, so later rounds find them in place.
     if (threads > 1 && start === lo) net.kernels.pull(net.plan.params, net.plan.paramCount);
-    const piece = Math.ceil(n / (PIECES_PER_THREAD * threads));
-    for (let r0; (r0 = Atomics.add(control, NEXT_SAMPLE, piece)) < n;) {
-      r.correct += forwardBackward(net, data.train, data.order, start, r0, Math.min(n, r0 + piece), sampleLoss);
+    for (samples.begin(n, Math.ceil(n / (PIECES_PER_THREAD * threads))); samples.next();) {
+      r.correct += forwardBackward(net, data.train, data.order, start, samples.lo, samples.hi, sampleLoss);
     }
     if (start === lo) maybeCommitFault(data.faultHook, slot, threads); // TEST HOOK, inert unless THREADGRAD_INJECT_FAULT is set
     const t1 = performance.now();
-    // Phase 2 reads every sample's deltas. The counter is reset by the last thread in, after
-    // the others have stopped taking from it and before any can reach the next round.
-    if (barrier(control, threads, spin)) Atomics.store(control, NEXT_SAMPLE, 0);
+    // Phase 2 reads every sample's deltas. The counters are reset by the last thread in, after
+    // the others have stopped taking from them and before any can reach the next round.
+    if (barrier(control, threads, spin)) samples.reset();
     const t2 = performance.now();
     if (slot === 0) for (let s = 0; s < n; s++) r.lossSum += sampleLoss[s];
     const mode = !lastRound ? ACCUMULATE : start === lo ? APPLY : APPLY_AND_CLEAR;
-    for (let b; (b = Atomics.add(control, NEXT_BLOCK, 1)) < blocks.length;) updateWeights(net, blocks[b], n, scale, mode, slot);
+    for (rows.begin(blocks.length, 1); rows.next();) updateWeights(net, blocks[rows.lo], n, scale, mode, slot);
     const t3 = performance.now();
     // The next round's forward pass reads every row of the weights.
     if (barrier(control, threads, spin)) {
-      Atomics.store(control, NEXT_BLOCK, 0);
+      rows.reset();
       if (lastRound) Atomics.add(control, STEPS_DONE, 1);
     }
     r.computeMs += t1 - t0;
