@@ -1,6 +1,7 @@
 // The backward pass: the deltas of a layer's inputs (phase 1 of a step), and the weight
 // gradients reduced over a round's samples and applied, row by row (phase 2).
-import { nonzero16, nonzeroBytes, nonzeroWord } from './nonzero';
+import { pixels4 } from './memory';
+import { nonzeroBytes, nonzeroWord } from './nonzero';
 
 /** dinp[n][inDim] = dout . W^T where inp != 0, else 0 (inp is the ReLU output: ReLU' = 1 exactly there). */
 export function backpropInput(dinp: usize, dout: usize, inp: usize, W: usize, n: i32, inDim: i32, outDim: i32): void {
@@ -165,13 +166,7 @@ export function updateRows(
     if (pix >= 0) {
       const bytes = v128.load(<usize>load<u32>(<usize>pix + (<usize>i << 2)) + <usize>k0);
       if (!v128.any_true(bytes)) continue;
-      const lo = i16x8.extend_low_i8x16_u(bytes), hi = i16x8.extend_high_i8x16_u(bytes);
-      // Division, as TsKernels computes x: the correctly rounded pixel / 255.
-      const d255 = f32x4.splat(255);
-      x0 = f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(lo)), d255);
-      x1 = f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(lo)), d255);
-      x2 = f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(hi)), d255);
-      x3 = f32x4.div(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(hi)), d255);
+      x0 = pixels4(bytes, 0); x1 = pixels4(bytes, 1); x2 = pixels4(bytes, 2); x3 = pixels4(bytes, 3);
     } else {
       const at = inp + <usize>i * inRow + (<usize>k0 << 2);
       x0 = v128.load(at); x1 = v128.load(at, 16); x2 = v128.load(at, 32); x3 = v128.load(at, 48);
