@@ -156,10 +156,10 @@ export function updateRows(
  * exit on nearly every sample and chained each append through a count in memory.
  */
 @inline function sortBlock(scratch: usize, lists: usize, listBytes: usize, inp: usize, inRow: usize, pix: isize, outRow: usize, n: i32, k0: i32): void {
-  const lb = <i32>listBytes;
-  let p0 = i32x4(0, lb, 2 * lb, 3 * lb);
-  const four = i32x4.splat(4 * lb);
-  let p1 = i32x4.add(p0, four), p2 = i32x4.add(p1, four), p3 = i32x4.add(p2, four);
+  // Where the 16 lists start, and where each writes next.
+  const lb = <i32>listBytes, four = i32x4.splat(4 * lb);
+  const s0 = i32x4(0, lb, 2 * lb, 3 * lb), s1 = i32x4.add(s0, four), s2 = i32x4.add(s1, four), s3 = i32x4.add(s2, four);
+  let p0 = s0, p1 = s1, p2 = s2, p3 = s3;
   const z = f32x4.splat(0);
   for (let i = 0; i < n; i++) {
     let x0: v128, x1: v128, x2: v128, x3: v128, nz0: v128, nz1: v128, nz2: v128, nz3: v128;
@@ -179,12 +179,11 @@ export function updateRows(
     p0 = i32x4.sub(p0, i32x4.shl(nz0, 3)); p1 = i32x4.sub(p1, i32x4.shl(nz1, 3));
     p2 = i32x4.sub(p2, i32x4.shl(nz2, 3)); p3 = i32x4.sub(p3, i32x4.shl(nz3, 3));
   }
-  // Counts: each position less its list's start, over 8 bytes an entry.
-  const start = i32x4(0, lb, 2 * lb, 3 * lb);
-  v128.store(scratch, i32x4.shr_u(i32x4.sub(p0, start), 3));
-  v128.store(scratch, i32x4.shr_u(i32x4.sub(p1, i32x4.add(start, four)), 3), 16);
-  v128.store(scratch, i32x4.shr_u(i32x4.sub(p2, i32x4.add(start, i32x4.add(four, four))), 3), 32);
-  v128.store(scratch, i32x4.shr_u(i32x4.sub(p3, i32x4.add(start, i32x4.mul(four, i32x4.splat(3)))), 3), 48);
+  // The counts: how far each list moved, over 8 bytes an entry.
+  v128.store(scratch, i32x4.shr_u(i32x4.sub(p0, s0), 3));
+  v128.store(scratch, i32x4.shr_u(i32x4.sub(p1, s1), 3), 16);
+  v128.store(scratch, i32x4.shr_u(i32x4.sub(p2, s2), 3), 32);
+  v128.store(scratch, i32x4.shr_u(i32x4.sub(p3, s3), 3), 48);
 }
 
 /** Entries (d, x lane) of four lists at lists + the lanes of pos. */
