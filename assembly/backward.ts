@@ -226,16 +226,44 @@ function sortPartial(scratch: usize, lists: usize, listBytes: usize, inp: usize,
   let c: usize = 0;
   for (; c + 112 <= whole; c += 112) rowBlock7(row + c, grow + c, dout + c, count, list, scale, mode);
   for (; c + 64 <= whole; c += 64) rowBlock4(row + c, grow + c, dout + c, count, list, scale, mode);
+  for (; c + 32 <= whole; c += 32) rowBlock2(row + c, grow + c, dout + c, count, list, scale, mode);
   for (; c + 16 <= whole; c += 16) rowBlock1(row + c, grow + c, dout + c, count, list, scale, mode);
   const end = <usize>outDim << 2;
+  if (c < end && outDim >= 4) {
+    rowTail(row, grow, dout, outDim, count, list, scale, mode);
+    return;
+  }
   for (; c < end; c += 4) {
     let acc: f32 = mode == APPLY ? 0 : load<f32>(grow + c);
     for (let t: usize = 0; t < count; t++) acc += load<f32>(list + (t << 3), 4) * load<f32>(dout + c + <usize>load<u32>(list + (t << 3)));
-    if (mode == ACCUMULATE) store<f32>(grow + c, acc);
-    else {
-      store<f32>(row + c, load<f32>(row + c) - scale * acc);
-      if (mode != APPLY) store<f32>(grow + c, 0);
-    }
+    finishOne(row + c, grow + c, acc, scale, mode);
+  }
+}
+
+/**
+ * The last outDim % 4 columns of a row (outDim >= 4) in one walk, with the vector that ends
+ * at the row's end; only its lanes past the whole vectors are kept, each the same float
+ * sums as a walk of its own would give.
+ */
+@inline function rowTail(row: usize, grow: usize, dout: usize, outDim: i32, count: usize, list: usize, scale: f32, mode: i32): void {
+  const at = <usize>(outDim - 4) << 2;
+  let a = mode == APPLY ? f32x4.splat(0) : v128.load(grow + at);
+  const d = dout + at;
+  for (let t: usize = 0; t < count; t++) {
+    const e = list + (t << 3);
+    a = f32x4.add(a, f32x4.mul(v128.load32_splat(e, 4), v128.load(d + <usize>load<u32>(e))));
+  }
+  const tail = outDim & 3;
+  if (tail == 3) finishOne(row + at + 4, grow + at + 4, f32x4.extract_lane(a, 1), scale, mode);
+  if (tail >= 2) finishOne(row + at + 8, grow + at + 8, f32x4.extract_lane(a, 2), scale, mode);
+  finishOne(row + at + 12, grow + at + 12, f32x4.extract_lane(a, 3), scale, mode);
+}
+
+@inline function finishOne(w: usize, g: usize, acc: f32, scale: f32, mode: i32): void {
+  if (mode == ACCUMULATE) store<f32>(g, acc);
+  else {
+    store<f32>(w, load<f32>(w) - scale * acc);
+    if (mode != APPLY) store<f32>(g, 0);
   }
 }
 
@@ -289,6 +317,22 @@ function sortPartial(scratch: usize, lists: usize, listBytes: usize, inp: usize,
   const sv = f32x4.splat(scale);
   finish(row, grow, a0, sv, mode, 0); finish(row, grow, a1, sv, mode, 16); finish(row, grow, a2, sv, mode, 32);
   finish(row, grow, a3, sv, mode, 48);
+}
+
+@inline function rowBlock2(row: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {
+  let a0 = f32x4.splat(0), a1 = a0;
+  if (mode != APPLY) {
+    a0 = v128.load(grow); a1 = v128.load(grow, 16);
+  }
+  for (let t: usize = 0; t < count; t++) {
+    const e = list + (t << 3);
+    const xv = v128.load32_splat(e, 4);
+    const p = d + <usize>load<u32>(e);
+    a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(p)));
+    a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(p, 16)));
+  }
+  const sv = f32x4.splat(scale);
+  finish(row, grow, a0, sv, mode, 0); finish(row, grow, a1, sv, mode, 16);
 }
 
 @inline function rowBlock1(row: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {

@@ -27,6 +27,7 @@ export function matmulForward(out: usize, inp: usize, W: usize, b: usize, n: i32
       let j = 0;
       for (; j + 28 <= whole; j += 28) forward7(o, from, x, W, outRow, <usize>j << 2, k, m0, m1, m2, m3, last);
       for (; j + 16 <= whole; j += 16) forward4(o, from, x, W, outRow, <usize>j << 2, k, m0, m1, m2, m3, last);
+      for (; j + 8 <= whole; j += 8) forward2(o, from, x, W, outRow, <usize>j << 2, k, m0, m1, m2, m3, last);
       for (; j < whole; j += 4) forward1(o, from, x, W, outRow, <usize>j << 2, k, m0, m1, m2, m3, last);
     }
     // The last < 4 columns: recompute the last 4 in one go, from the bias over all inputs,
@@ -96,6 +97,28 @@ export function matmulForward(out: usize, inp: usize, W: usize, b: usize, n: i32
   }
   const p = o + col;
   v128.store(p, a0); v128.store(p, a1, 16); v128.store(p, a2, 32); v128.store(p, a3, 48);
+}
+
+@inline function forward2(o: usize, from: usize, x: usize, W: usize, outRow: usize, col: usize, k: i32, m0: u64, m1: u64, m2: u64, m3: u64, relu: i32): void {
+  let a0 = v128.load(from + col), a1 = v128.load(from + col, 16);
+  const Wcol = W + col;
+  for (let q = 0; q < 4; q++) {
+    let m = word(q, m0, m1, m2, m3);
+    const base = k + (q << 6);
+    while (m) {
+      const kk = base + <i32>ctz(m);
+      m &= m - 1;
+      const xv = v128.load32_splat(x + (<usize>kk << 2));
+      const w = Wcol + <usize>kk * outRow;
+      a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(w)));
+      a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(w, 16)));
+    }
+  }
+  if (relu) {
+    const z = f32x4.splat(0);
+    a0 = f32x4.pmax(z, a0); a1 = f32x4.pmax(z, a1);
+  }
+  v128.store(o + col, a0); v128.store(o + col, a1, 16);
 }
 
 @inline function forward1(o: usize, from: usize, x: usize, W: usize, outRow: usize, col: usize, k: i32, m0: u64, m1: u64, m2: u64, m3: u64, relu: i32): void {
