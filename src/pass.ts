@@ -172,14 +172,15 @@ export function gradientSum(net: Net, split: Split, order: Int32Array, lo: numbe
   net.f.fill(0, plan.grad, plan.grad + plan.paramCount);
   const losses = new Float64Array(plan.rows);
   const blocks = rowBlocks(net.shape);
-  const total: PassResult = { lossSum: 0, correct: 0 };
+  let lossSum = 0;
+  let correct = 0;
   for (let start = lo; start < hi; start += plan.rows) {
     const n = Math.min(plan.rows, hi - start);
-    total.correct += forwardBackward(net, split, order, start, 0, n, losses);
-    for (let r = 0; r < n; r++) total.lossSum += losses[r];
+    correct += forwardBackward(net, split, order, start, 0, n, losses);
+    for (let r = 0; r < n; r++) lossSum += losses[r];
     for (const block of blocks) updateWeights(net, block, n, 0, ACCUMULATE, 0);
   }
-  return total;
+  return { lossSum, correct };
 }
 
 /** 0, 1, 2, ...: the order of a split's samples in file order (grown as needed, shared by the calls in this thread). */
@@ -197,7 +198,12 @@ export function evaluateRange(net: Net, slot: number, split: Split, lo: number, 
   const { f, plan } = net;
   const [r0, r1] = shardRange(slot, plan.slotCount, plan.rows);
   const last = net.shape.layers.length - 1;
-  const total: PassResult = { lossSum: 0, correct: 0 };
+  // Sums in locals, not in a PassResult: a store to a field of an object of that shape makes
+  // V8 drop the compiled training path (forwardBackward, softmaxCrossEntropy, and `step`
+  // that inlines them), which had taken the shape's fields to be constant; the workers then
+  // compiled it again during the next epoch, 15-35 ms each.
+  let lossSum = 0;
+  let correct = 0;
   const order = identity(hi);
   const losses = new Float64Array(r1 - r0);
   for (let start = lo; start < hi; start += r1 - r0) {
@@ -206,10 +212,10 @@ export function evaluateRange(net: Net, slot: number, split: Split, lo: number, 
     forward(net, r0, n);
     const r = softmaxCrossEntropy(f, plan.round.act[last] + r0 * CLASSES, -1, net.labels, n, net.predictions, losses, 0);
     countConfusion(confusion, net.labels, net.predictions, n);
-    total.lossSum += r.lossSum;
-    total.correct += r.correct;
+    lossSum += r.lossSum;
+    correct += r.correct;
   }
-  return total;
+  return { lossSum, correct };
 }
 
 // A function of its own so that evaluateRange holds no inner loop: the back-edges of one made
