@@ -5,9 +5,11 @@
 // only reads and writes the tensors it is handed, so any number of threads can run it on
 // the same memory at once.
 //
-// One file per concept: nonzero.ts (finding nonzero inputs), forward.ts, backward.ts,
-// memory.ts (images in, weights pulled). This entry file only gathers the exports.
+// One file per concept: nonzero.ts (finding nonzero inputs), forward.ts, backward.ts (the
+// deltas), rows.ts (weight rows reduced and applied), memory.ts (images in, weights
+// pulled). This entry file only gathers the exports.
 
 export { matmulForward } from './forward';
-export { backpropInput, updateRows } from './backward';
+export { backpropInput } from './backward';
+export { updateRows } from './rows';
 export { gatherPixels, pull, scalePixels } from './memory';

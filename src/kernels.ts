@@ -16,7 +16,7 @@ export interface Kernels {
    * APPLY W[k] -= scale * g_k; APPLY_AND_CLEAR W[k] -= scale * (gW[k] + g_k), gW[k] = 0.
    * `pixels` >= 0 (first layer only) offsets a table of n u32 byte addresses of the samples'
    * pixels, from which the wasm kernels read the inputs instead of inp (same values; see
-   * assembly/backward.ts for why). `scratch`: updateRowsScratch(n) floats of the calling thread.
+   * assembly/rows.ts for why). `scratch`: updateRowsScratch(n) floats of the calling thread.
    */
   updateRows(
     W: number, b: number, gW: number, gb: number, inp: number, pixels: number, dout: number, n: number, inDim: number, outDim: number,

@@ -1,0 +1,250 @@
+// Phase 2 of a step: the weight gradients, reduced over a round's samples and applied, row
+// by row.
+//
+// The gradient of W is inp^T . dout summed over every sample of the round. Row k of it
+// needs column k of inp and all of dout, so a row can be finished (reduced over all
+// samples and applied) by whichever thread takes it: no per-thread gradient copies.
+import { pixels4 } from './memory';
+import { nonzeroBytes, nonzeroWord } from './nonzero';
+
+const ACCUMULATE = 0; // gW[k] += g_k                      (a round before the step's last)
+const APPLY = 1; //      W[k] -= scale * g_k                (a step of one round: gW stays zero)
+const APPLY_AND_CLEAR = 2; // W[k] -= scale * (gW[k] + g_k), gW[k] = 0   (the last of several rounds)
+
+/** Rows handled together: a sample's inputs of 16 rows are one vector of pixel bytes or four of floats. */
+const ROWS = 16;
+
+/**
+ * For rows k in [rowLo, rowHi) of a layer: g_k = sum over i < n of inp[i][k] * dout[i],
+ * in order of i. Row k == inDim is the bias row (every input 1), stored at b and gb.
+ * When pix >= 0 the inputs are pixels: the u32 at pix + 4i is the byte address of sample
+ * i's pixels, and inp[i][k] = pixel / 255, the value inp holds (sortBlock divides; sortPartial's
+ * float64 multiply by 1/255 rounds to the same float32 for every byte). Pixels are never
+ * written, so they sit in every core's cache, while inp was half written by other cores.
+ * `scratch`: this thread's 16 counts and 16 lists of n (dout row offset, input) pairs.
+ */
+export function updateRows(
+  W: usize, b: usize, gW: usize, gb: usize, inp: usize, pix: isize, dout: usize, n: i32, inDim: i32, outDim: i32,
+  rowLo: i32, rowHi: i32, scale: f32, mode: i32, scratch: usize,
+): void {
+  const outRow = <usize>outDim << 2;
+  const inRow = <usize>inDim << 2;
+  const lists = scratch + (ROWS << 2);
+  const listBytes = <usize>n << 3;
+  const end = min(rowHi, inDim);
+  for (let k0 = rowLo; k0 < end; k0 += ROWS) {
+    const rows = min(ROWS, end - k0);
+    if (rows == ROWS) sortBlock(scratch, lists, listBytes, inp, inRow, pix, outRow, n, k0);
+    else sortPartial(scratch, lists, listBytes, inp, inRow, pix, outRow, n, k0, rows);
+    for (let j = 0; j < rows; j++) {
+      const count = <usize>load<u32>(scratch + (<usize>j << 2));
+      if (count == 0 && mode != APPLY_AND_CLEAR) continue; // nothing to add, nothing to clear
+      const row = <usize>(k0 + j) * outRow;
+      updateRow(W + row, gW + row, dout, outDim, count, lists + <usize>j * listBytes, scale, mode);
+    }
+  }
+  if (rowHi > inDim) {
+    for (let i = 0; i < n; i++) {
+      store<u32>(lists + (<usize>i << 3), <u32>i * <u32>outRow);
+      store<f32>(lists + (<usize>i << 3), 1, 4);
+    }
+    updateRow(b, gb, dout, outDim, <usize>n, lists, scale, mode);
+  }
+}
+
+/**
+ * Sorts each sample's nonzero inputs of rows k0 .. k0 + 16 into the rows' lists, in sample
+ * order, and leaves the 16 counts at scratch. Without a branch per input: the 16 lists'
+ * write positions ride in four i32x4 registers, every lane of a sample with any nonzero
+ * input is written, and only the nonzero lanes advance (a zero lane's entry is overwritten
+ * by the row's next one or lies past its count). A loop over the set bits mispredicted its
+ * exit on nearly every sample and chained each append through a count in memory.
+ */
+@inline function sortBlock(scratch: usize, lists: usize, listBytes: usize, inp: usize, inRow: usize, pix: isize, outRow: usize, n: i32, k0: i32): void {
+  // Where the 16 lists start, and where each writes next.
+  const lb = <i32>listBytes, four = i32x4.splat(4 * lb);
+  const s0 = i32x4(0, lb, 2 * lb, 3 * lb), s1 = i32x4.add(s0, four), s2 = i32x4.add(s1, four), s3 = i32x4.add(s2, four);
+  let p0 = s0, p1 = s1, p2 = s2, p3 = s3;
+  const z = f32x4.splat(0);
+  for (let i = 0; i < n; i++) {
+    let x0: v128, x1: v128, x2: v128, x3: v128, nz0: v128, nz1: v128, nz2: v128, nz3: v128;
+    if (pix >= 0) {
+      const bytes = v128.load(<usize>load<u32>(<usize>pix + (<usize>i << 2)) + <usize>k0);
+      if (!v128.any_true(bytes)) continue;
+      x0 = pixels4(bytes, 0); x1 = pixels4(bytes, 1); x2 = pixels4(bytes, 2); x3 = pixels4(bytes, 3);
+    } else {
+      const at = inp + <usize>i * inRow + (<usize>k0 << 2);
+      x0 = v128.load(at); x1 = v128.load(at, 16); x2 = v128.load(at, 32); x3 = v128.load(at, 48);
+      if (!v128.any_true(v128.or(v128.or(x0, x1), v128.or(x2, x3)))) continue;
+    }
+    nz0 = f32x4.ne(x0, z); nz1 = f32x4.ne(x1, z); nz2 = f32x4.ne(x2, z); nz3 = f32x4.ne(x3, z);
+    const d = i32x4.splat(i * <i32>outRow);
+    put4(lists, p0, d, x0); put4(lists, p1, d, x1); put4(lists, p2, d, x2); put4(lists, p3, d, x3);
+    // A nonzero lane is all ones (-1): subtracting -8 moves its list on by one entry.
+    p0 = i32x4.sub(p0, i32x4.shl(nz0, 3)); p1 = i32x4.sub(p1, i32x4.shl(nz1, 3));
+    p2 = i32x4.sub(p2, i32x4.shl(nz2, 3)); p3 = i32x4.sub(p3, i32x4.shl(nz3, 3));
+  }
+  // The counts: how far each list moved, over 8 bytes an entry.
+  v128.store(scratch, i32x4.shr_u(i32x4.sub(p0, s0), 3));
+  v128.store(scratch, i32x4.shr_u(i32x4.sub(p1, s1), 3), 16);
+  v128.store(scratch, i32x4.shr_u(i32x4.sub(p2, s2), 3), 32);
+  v128.store(scratch, i32x4.shr_u(i32x4.sub(p3, s3), 3), 48);
+}
+
+/** Entries (d, x lane) of four lists at lists + the lanes of pos. */
+@inline function put4(lists: usize, pos: v128, d: v128, x: v128): void {
+  const lo = i32x4.shuffle(d, x, 0, 4, 1, 5), hi = i32x4.shuffle(d, x, 2, 6, 3, 7);
+  v128.store64_lane(lists + <usize><u32>i32x4.extract_lane(pos, 0), lo, 0);
+  v128.store64_lane(lists + <usize><u32>i32x4.extract_lane(pos, 1), lo, 1);
+  v128.store64_lane(lists + <usize><u32>i32x4.extract_lane(pos, 2), hi, 0);
+  v128.store64_lane(lists + <usize><u32>i32x4.extract_lane(pos, 3), hi, 1);
+}
+
+/** sortBlock for the last block of a layer, of rows < 16 rows. */
+function sortPartial(scratch: usize, lists: usize, listBytes: usize, inp: usize, inRow: usize, pix: isize, outRow: usize, n: i32, k0: i32, rows: i32): void {
+  memory.fill(scratch, 0, ROWS << 2);
+  for (let i = 0; i < n; i++) {
+    let m: u32, at: usize;
+    if (pix >= 0) {
+      at = <usize>load<u32>(<usize>pix + (<usize>i << 2)) + <usize>k0;
+      m = <u32>nonzeroBytes(at, rows);
+    } else {
+      at = inp + <usize>i * inRow + (<usize>k0 << 2);
+      m = <u32>nonzeroWord(at, 0, rows);
+    }
+    const d = <u32>i * <u32>outRow;
+    while (m) {
+      const j = <usize>ctz(m);
+      m &= m - 1;
+      const c = load<u32>(scratch + (j << 2));
+      store<u32>(scratch + (j << 2), c + 1);
+      const e = lists + j * listBytes + (<usize>c << 3);
+      store<u32>(e, d);
+      store<f32>(e, pix >= 0 ? <f32>(<f64>load<u8>(at + j) * (1.0 / 255)) : load<f32>(at + (j << 2)), 4);
+    }
+  }
+}
+
+/** One row, in column blocks whose sums stay in registers over all of the row's samples. */
+@inline function updateRow(row: usize, grow: usize, dout: usize, outDim: i32, count: usize, list: usize, scale: f32, mode: i32): void {
+  const whole = <usize>(outDim & ~3) << 2;
+  let c: usize = 0;
+  for (; c + 112 <= whole; c += 112) rowBlock7(row + c, grow + c, dout + c, count, list, scale, mode);
+  for (; c + 64 <= whole; c += 64) rowBlock4(row + c, grow + c, dout + c, count, list, scale, mode);
+  for (; c + 32 <= whole; c += 32) rowBlock2(row + c, grow + c, dout + c, count, list, scale, mode);
+  for (; c + 16 <= whole; c += 16) rowBlock1(row + c, grow + c, dout + c, count, list, scale, mode);
+  const end = <usize>outDim << 2;
+  if (c < end && outDim >= 4) {
+    rowTail(row, grow, dout, outDim, count, list, scale, mode);
+    return;
+  }
+  for (; c < end; c += 4) {
+    let acc: f32 = mode == APPLY ? 0 : load<f32>(grow + c);
+    for (let t: usize = 0; t < count; t++) acc += load<f32>(list + (t << 3), 4) * load<f32>(dout + c + <usize>load<u32>(list + (t << 3)));
+    finishOne(row + c, grow + c, acc, scale, mode);
+  }
+}
+
+/**
+ * The last outDim % 4 columns of a row (outDim >= 4) in one walk, with the vector that ends
+ * at the row's end; only its lanes past the whole vectors are kept, each the same float
+ * sums as a walk of its own would give.
+ */
+@inline function rowTail(row: usize, grow: usize, dout: usize, outDim: i32, count: usize, list: usize, scale: f32, mode: i32): void {
+  const at = <usize>(outDim - 4) << 2;
+  let a = mode == APPLY ? f32x4.splat(0) : v128.load(grow + at);
+  const d = dout + at;
+  for (let t: usize = 0; t < count; t++) {
+    const e = list + (t << 3);
+    a = f32x4.add(a, f32x4.mul(v128.load32_splat(e, 4), v128.load(d + <usize>load<u32>(e))));
+  }
+  const tail = outDim & 3;
+  if (tail == 3) finishOne(row + at + 4, grow + at + 4, f32x4.extract_lane(a, 1), scale, mode);
+  if (tail >= 2) finishOne(row + at + 8, grow + at + 8, f32x4.extract_lane(a, 2), scale, mode);
+  finishOne(row + at + 12, grow + at + 12, f32x4.extract_lane(a, 3), scale, mode);
+}
+
+@inline function finishOne(w: usize, g: usize, acc: f32, scale: f32, mode: i32): void {
+  if (mode == ACCUMULATE) store<f32>(g, acc);
+  else {
+    store<f32>(w, load<f32>(w) - scale * acc);
+    if (mode != APPLY) store<f32>(g, 0);
+  }
+}
+
+@inline function finish(row: usize, grow: usize, acc: v128, sv: v128, mode: i32, offset: usize): void {
+  if (mode == ACCUMULATE) v128.store(grow + offset, acc);
+  else {
+    v128.store(row + offset, f32x4.sub(v128.load(row + offset), f32x4.mul(sv, acc)));
+    if (mode != APPLY) v128.store(grow + offset, f32x4.splat(0));
+  }
+}
+
+/** 28 columns: 7 accumulators + 7 loads + the input splat fit V8's 15 xmm registers. */
+@inline function rowBlock7(row: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0;
+  if (mode != APPLY) {
+    a0 = v128.load(grow); a1 = v128.load(grow, 16); a2 = v128.load(grow, 32); a3 = v128.load(grow, 48);
+    a4 = v128.load(grow, 64); a5 = v128.load(grow, 80); a6 = v128.load(grow, 96);
+  }
+  for (let t: usize = 0; t < count; t++) {
+    const e = list + (t << 3);
+    const xv = v128.load32_splat(e, 4);
+    const p = d + <usize>load<u32>(e);
+    a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(p)));
+    a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(p, 16)));
+    a2 = f32x4.add(a2, f32x4.mul(xv, v128.load(p, 32)));
+    a3 = f32x4.add(a3, f32x4.mul(xv, v128.load(p, 48)));
+    a4 = f32x4.add(a4, f32x4.mul(xv, v128.load(p, 64)));
+    a5 = f32x4.add(a5, f32x4.mul(xv, v128.load(p, 80)));
+    a6 = f32x4.add(a6, f32x4.mul(xv, v128.load(p, 96)));
+  }
+  const sv = f32x4.splat(scale);
+  finish(row, grow, a0, sv, mode, 0); finish(row, grow, a1, sv, mode, 16); finish(row, grow, a2, sv, mode, 32);
+  finish(row, grow, a3, sv, mode, 48); finish(row, grow, a4, sv, mode, 64); finish(row, grow, a5, sv, mode, 80);
+  finish(row, grow, a6, sv, mode, 96);
+}
+
+@inline function rowBlock4(row: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  if (mode != APPLY) {
+    a0 = v128.load(grow); a1 = v128.load(grow, 16); a2 = v128.load(grow, 32); a3 = v128.load(grow, 48);
+  }
+  for (let t: usize = 0; t < count; t++) {
+    const e = list + (t << 3);
+    const xv = v128.load32_splat(e, 4);
+    const p = d + <usize>load<u32>(e);
+    a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(p)));
+    a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(p, 16)));
+    a2 = f32x4.add(a2, f32x4.mul(xv, v128.load(p, 32)));
+    a3 = f32x4.add(a3, f32x4.mul(xv, v128.load(p, 48)));
+  }
+  const sv = f32x4.splat(scale);
+  finish(row, grow, a0, sv, mode, 0); finish(row, grow, a1, sv, mode, 16); finish(row, grow, a2, sv, mode, 32);
+  finish(row, grow, a3, sv, mode, 48);
+}
+
+@inline function rowBlock2(row: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {
+  let a0 = f32x4.splat(0), a1 = a0;
+  if (mode != APPLY) {
+    a0 = v128.load(grow); a1 = v128.load(grow, 16);
+  }
+  for (let t: usize = 0; t < count; t++) {
+    const e = list + (t << 3);
+    const xv = v128.load32_splat(e, 4);
+    const p = d + <usize>load<u32>(e);
+    a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(p)));
+    a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(p, 16)));
+  }
+  const sv = f32x4.splat(scale);
+  finish(row, grow, a0, sv, mode, 0); finish(row, grow, a1, sv, mode, 16);
+}
+
+@inline function rowBlock1(row: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {
+  let a0 = mode == APPLY ? f32x4.splat(0) : v128.load(grow);
+  for (let t: usize = 0; t < count; t++) {
+    const e = list + (t << 3);
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(e, 4), v128.load(d + <usize>load<u32>(e))));
+  }
+  finish(row, grow, a0, f32x4.splat(scale), mode, 0);
+}
