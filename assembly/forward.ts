@@ -25,10 +25,10 @@ export function matmulForward(out: usize, inp: usize, W: usize, b: usize, n: i32
       const from = k == 0 ? b : o;
       const last = k + GROUP >= inDim ? relu : 0;
       let j = 0;
-      for (; j + 28 <= whole; j += 28) forward7(o, from, x, W, outRow, <usize>j << 2, k, m0, m1, m2, m3, last);
-      for (; j + 16 <= whole; j += 16) forward4(o, from, x, W, outRow, <usize>j << 2, k, m0, m1, m2, m3, last);
-      for (; j + 8 <= whole; j += 8) forward2(o, from, x, W, outRow, <usize>j << 2, k, m0, m1, m2, m3, last);
-      for (; j < whole; j += 4) forward1(o, from, x, W, outRow, <usize>j << 2, k, m0, m1, m2, m3, last);
+      for (; j + 28 <= whole; j += 28) forwardBlock(7, o, from, x, W, outRow, <usize>j << 2, k, m0, m1, m2, m3, last);
+      for (; j + 16 <= whole; j += 16) forwardBlock(4, o, from, x, W, outRow, <usize>j << 2, k, m0, m1, m2, m3, last);
+      for (; j + 8 <= whole; j += 8) forwardBlock(2, o, from, x, W, outRow, <usize>j << 2, k, m0, m1, m2, m3, last);
+      for (; j < whole; j += 4) forwardBlock(1, o, from, x, W, outRow, <usize>j << 2, k, m0, m1, m2, m3, last);
     }
     // The last < 4 columns: recompute the last 4 in one go, from the bias over all inputs,
     // which rewrites the overlapping columns with identical values.
@@ -41,10 +41,21 @@ export function matmulForward(out: usize, inp: usize, W: usize, b: usize, n: i32
   return q == 0 ? m0 : q == 1 ? m1 : q == 2 ? m2 : m3;
 }
 
-@inline function forward7(o: usize, from: usize, x: usize, W: usize, outRow: usize, col: usize, k: i32, m0: u64, m1: u64, m2: u64, m3: u64, relu: i32): void {
+/**
+ * Columns [col, col + 4 * width) of one sample over one group of inputs, their `width`
+ * accumulators (1 to 7) in registers. `width` is a literal at every call, so after inlining
+ * only its accumulators are compiled: one block per width, without a copy per width here.
+ */
+@inline function forwardBlock(width: i32, o: usize, from: usize, x: usize, W: usize, outRow: usize, col: usize, k: i32, m0: u64, m1: u64, m2: u64, m3: u64, relu: i32): void {
   const init = from + col;
-  let a0 = v128.load(init), a1 = v128.load(init, 16), a2 = v128.load(init, 32), a3 = v128.load(init, 48);
-  let a4 = v128.load(init, 64), a5 = v128.load(init, 80), a6 = v128.load(init, 96);
+  const z = f32x4.splat(0);
+  let a0 = v128.load(init);
+  let a1 = width > 1 ? v128.load(init, 16) : z;
+  let a2 = width > 2 ? v128.load(init, 32) : z;
+  let a3 = width > 3 ? v128.load(init, 48) : z;
+  let a4 = width > 4 ? v128.load(init, 64) : z;
+  let a5 = width > 5 ? v128.load(init, 80) : z;
+  let a6 = width > 6 ? v128.load(init, 96) : z;
   const Wcol = W + col;
   for (let q = 0; q < 4; q++) {
     let m = word(q, m0, m1, m2, m3);
@@ -55,86 +66,22 @@ export function matmulForward(out: usize, inp: usize, W: usize, b: usize, n: i32
       const xv = v128.load32_splat(x + (<usize>kk << 2));
       const w = Wcol + <usize>kk * outRow;
       a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(w)));
-      a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(w, 16)));
-      a2 = f32x4.add(a2, f32x4.mul(xv, v128.load(w, 32)));
-      a3 = f32x4.add(a3, f32x4.mul(xv, v128.load(w, 48)));
-      a4 = f32x4.add(a4, f32x4.mul(xv, v128.load(w, 64)));
-      a5 = f32x4.add(a5, f32x4.mul(xv, v128.load(w, 80)));
-      a6 = f32x4.add(a6, f32x4.mul(xv, v128.load(w, 96)));
+      if (width > 1) a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(w, 16)));
+      if (width > 2) a2 = f32x4.add(a2, f32x4.mul(xv, v128.load(w, 32)));
+      if (width > 3) a3 = f32x4.add(a3, f32x4.mul(xv, v128.load(w, 48)));
+      if (width > 4) a4 = f32x4.add(a4, f32x4.mul(xv, v128.load(w, 64)));
+      if (width > 5) a5 = f32x4.add(a5, f32x4.mul(xv, v128.load(w, 80)));
+      if (width > 6) a6 = f32x4.add(a6, f32x4.mul(xv, v128.load(w, 96)));
     }
-  }
-  if (relu) {
-    const z = f32x4.splat(0);
-    a0 = f32x4.pmax(z, a0); a1 = f32x4.pmax(z, a1); a2 = f32x4.pmax(z, a2); a3 = f32x4.pmax(z, a3);
-    a4 = f32x4.pmax(z, a4); a5 = f32x4.pmax(z, a5); a6 = f32x4.pmax(z, a6);
   }
   const p = o + col;
-  v128.store(p, a0); v128.store(p, a1, 16); v128.store(p, a2, 32); v128.store(p, a3, 48);
-  v128.store(p, a4, 64); v128.store(p, a5, 80); v128.store(p, a6, 96);
-}
-
-@inline function forward4(o: usize, from: usize, x: usize, W: usize, outRow: usize, col: usize, k: i32, m0: u64, m1: u64, m2: u64, m3: u64, relu: i32): void {
-  const init = from + col;
-  let a0 = v128.load(init), a1 = v128.load(init, 16), a2 = v128.load(init, 32), a3 = v128.load(init, 48);
-  const Wcol = W + col;
-  for (let q = 0; q < 4; q++) {
-    let m = word(q, m0, m1, m2, m3);
-    const base = k + (q << 6);
-    while (m) {
-      const kk = base + <i32>ctz(m);
-      m &= m - 1;
-      const xv = v128.load32_splat(x + (<usize>kk << 2));
-      const w = Wcol + <usize>kk * outRow;
-      a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(w)));
-      a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(w, 16)));
-      a2 = f32x4.add(a2, f32x4.mul(xv, v128.load(w, 32)));
-      a3 = f32x4.add(a3, f32x4.mul(xv, v128.load(w, 48)));
-    }
-  }
-  if (relu) {
-    const z = f32x4.splat(0);
-    a0 = f32x4.pmax(z, a0); a1 = f32x4.pmax(z, a1); a2 = f32x4.pmax(z, a2); a3 = f32x4.pmax(z, a3);
-  }
-  const p = o + col;
-  v128.store(p, a0); v128.store(p, a1, 16); v128.store(p, a2, 32); v128.store(p, a3, 48);
-}
-
-@inline function forward2(o: usize, from: usize, x: usize, W: usize, outRow: usize, col: usize, k: i32, m0: u64, m1: u64, m2: u64, m3: u64, relu: i32): void {
-  let a0 = v128.load(from + col), a1 = v128.load(from + col, 16);
-  const Wcol = W + col;
-  for (let q = 0; q < 4; q++) {
-    let m = word(q, m0, m1, m2, m3);
-    const base = k + (q << 6);
-    while (m) {
-      const kk = base + <i32>ctz(m);
-      m &= m - 1;
-      const xv = v128.load32_splat(x + (<usize>kk << 2));
-      const w = Wcol + <usize>kk * outRow;
-      a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(w)));
-      a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(w, 16)));
-    }
-  }
-  if (relu) {
-    const z = f32x4.splat(0);
-    a0 = f32x4.pmax(z, a0); a1 = f32x4.pmax(z, a1);
-  }
-  v128.store(o + col, a0); v128.store(o + col, a1, 16);
-}
-
-@inline function forward1(o: usize, from: usize, x: usize, W: usize, outRow: usize, col: usize, k: i32, m0: u64, m1: u64, m2: u64, m3: u64, relu: i32): void {
-  let a0 = v128.load(from + col);
-  const Wcol = W + col;
-  for (let q = 0; q < 4; q++) {
-    let m = word(q, m0, m1, m2, m3);
-    const base = k + (q << 6);
-    while (m) {
-      const kk = base + <i32>ctz(m);
-      m &= m - 1;
-      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(x + (<usize>kk << 2)), v128.load(Wcol + <usize>kk * outRow)));
-    }
-  }
-  if (relu) a0 = f32x4.pmax(f32x4.splat(0), a0);
-  v128.store(o + col, a0);
+  v128.store(p, relu ? f32x4.pmax(z, a0) : a0);
+  if (width > 1) v128.store(p, relu ? f32x4.pmax(z, a1) : a1, 16);
+  if (width > 2) v128.store(p, relu ? f32x4.pmax(z, a2) : a2, 32);
+  if (width > 3) v128.store(p, relu ? f32x4.pmax(z, a3) : a3, 48);
+  if (width > 4) v128.store(p, relu ? f32x4.pmax(z, a4) : a4, 64);
+  if (width > 5) v128.store(p, relu ? f32x4.pmax(z, a5) : a5, 80);
+  if (width > 6) v128.store(p, relu ? f32x4.pmax(z, a6) : a6, 96);
 }
 
 /** Columns [outDim - 4, outDim) of one sample over all inputs, from the bias. */

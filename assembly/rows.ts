@@ -129,10 +129,10 @@ function sortPartial(scratch: usize, lists: usize, listBytes: usize, inp: usize,
 @inline function updateRow(row: usize, grow: usize, dout: usize, outDim: i32, count: usize, list: usize, scale: f32, mode: i32): void {
   const whole = <usize>(outDim & ~3) << 2;
   let c: usize = 0;
-  for (; c + 112 <= whole; c += 112) rowBlock7(row + c, grow + c, dout + c, count, list, scale, mode);
-  for (; c + 64 <= whole; c += 64) rowBlock4(row + c, grow + c, dout + c, count, list, scale, mode);
-  for (; c + 32 <= whole; c += 32) rowBlock2(row + c, grow + c, dout + c, count, list, scale, mode);
-  for (; c + 16 <= whole; c += 16) rowBlock1(row + c, grow + c, dout + c, count, list, scale, mode);
+  for (; c + 112 <= whole; c += 112) rowBlock(7, row + c, grow + c, dout + c, count, list, scale, mode);
+  for (; c + 64 <= whole; c += 64) rowBlock(4, row + c, grow + c, dout + c, count, list, scale, mode);
+  for (; c + 32 <= whole; c += 32) rowBlock(2, row + c, grow + c, dout + c, count, list, scale, mode);
+  for (; c + 16 <= whole; c += 16) rowBlock(1, row + c, grow + c, dout + c, count, list, scale, mode);
   const end = <usize>outDim << 2;
   if (c < end && outDim >= 4) {
     rowTail(row, grow, dout, outDim, count, list, scale, mode);
@@ -180,71 +180,39 @@ function sortPartial(scratch: usize, lists: usize, listBytes: usize, inp: usize,
   }
 }
 
-/** 28 columns: 7 accumulators + 7 loads + the input splat fit V8's 15 xmm registers. */
-@inline function rowBlock7(row: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {
-  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0;
-  if (mode != APPLY) {
-    a0 = v128.load(grow); a1 = v128.load(grow, 16); a2 = v128.load(grow, 32); a3 = v128.load(grow, 48);
-    a4 = v128.load(grow, 64); a5 = v128.load(grow, 80); a6 = v128.load(grow, 96);
-  }
+/**
+ * Columns [0, 4 * width) of a row (width 1 to 7, a literal at every call) over all of the
+ * row's samples, their sums in registers: 7 accumulators + 7 loads + the input splat fit
+ * V8's 15 xmm registers, and 8 make it spill.
+ */
+@inline function rowBlock(width: i32, row: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {
+  const z = f32x4.splat(0);
+  const fromSums = mode != APPLY;
+  let a0 = fromSums ? v128.load(grow) : z;
+  let a1 = width > 1 && fromSums ? v128.load(grow, 16) : z;
+  let a2 = width > 2 && fromSums ? v128.load(grow, 32) : z;
+  let a3 = width > 3 && fromSums ? v128.load(grow, 48) : z;
+  let a4 = width > 4 && fromSums ? v128.load(grow, 64) : z;
+  let a5 = width > 5 && fromSums ? v128.load(grow, 80) : z;
+  let a6 = width > 6 && fromSums ? v128.load(grow, 96) : z;
   for (let t: usize = 0; t < count; t++) {
     const e = list + (t << 3);
     const xv = v128.load32_splat(e, 4);
     const p = d + <usize>load<u32>(e);
     a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(p)));
-    a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(p, 16)));
-    a2 = f32x4.add(a2, f32x4.mul(xv, v128.load(p, 32)));
-    a3 = f32x4.add(a3, f32x4.mul(xv, v128.load(p, 48)));
-    a4 = f32x4.add(a4, f32x4.mul(xv, v128.load(p, 64)));
-    a5 = f32x4.add(a5, f32x4.mul(xv, v128.load(p, 80)));
-    a6 = f32x4.add(a6, f32x4.mul(xv, v128.load(p, 96)));
+    if (width > 1) a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(p, 16)));
+    if (width > 2) a2 = f32x4.add(a2, f32x4.mul(xv, v128.load(p, 32)));
+    if (width > 3) a3 = f32x4.add(a3, f32x4.mul(xv, v128.load(p, 48)));
+    if (width > 4) a4 = f32x4.add(a4, f32x4.mul(xv, v128.load(p, 64)));
+    if (width > 5) a5 = f32x4.add(a5, f32x4.mul(xv, v128.load(p, 80)));
+    if (width > 6) a6 = f32x4.add(a6, f32x4.mul(xv, v128.load(p, 96)));
   }
   const sv = f32x4.splat(scale);
-  finish(row, grow, a0, sv, mode, 0); finish(row, grow, a1, sv, mode, 16); finish(row, grow, a2, sv, mode, 32);
-  finish(row, grow, a3, sv, mode, 48); finish(row, grow, a4, sv, mode, 64); finish(row, grow, a5, sv, mode, 80);
-  finish(row, grow, a6, sv, mode, 96);
-}
-
-@inline function rowBlock4(row: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {
-  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-  if (mode != APPLY) {
-    a0 = v128.load(grow); a1 = v128.load(grow, 16); a2 = v128.load(grow, 32); a3 = v128.load(grow, 48);
-  }
-  for (let t: usize = 0; t < count; t++) {
-    const e = list + (t << 3);
-    const xv = v128.load32_splat(e, 4);
-    const p = d + <usize>load<u32>(e);
-    a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(p)));
-    a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(p, 16)));
-    a2 = f32x4.add(a2, f32x4.mul(xv, v128.load(p, 32)));
-    a3 = f32x4.add(a3, f32x4.mul(xv, v128.load(p, 48)));
-  }
-  const sv = f32x4.splat(scale);
-  finish(row, grow, a0, sv, mode, 0); finish(row, grow, a1, sv, mode, 16); finish(row, grow, a2, sv, mode, 32);
-  finish(row, grow, a3, sv, mode, 48);
-}
-
-@inline function rowBlock2(row: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {
-  let a0 = f32x4.splat(0), a1 = a0;
-  if (mode != APPLY) {
-    a0 = v128.load(grow); a1 = v128.load(grow, 16);
-  }
-  for (let t: usize = 0; t < count; t++) {
-    const e = list + (t << 3);
-    const xv = v128.load32_splat(e, 4);
-    const p = d + <usize>load<u32>(e);
-    a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(p)));
-    a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(p, 16)));
-  }
-  const sv = f32x4.splat(scale);
-  finish(row, grow, a0, sv, mode, 0); finish(row, grow, a1, sv, mode, 16);
-}
-
-@inline function rowBlock1(row: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {
-  let a0 = mode == APPLY ? f32x4.splat(0) : v128.load(grow);
-  for (let t: usize = 0; t < count; t++) {
-    const e = list + (t << 3);
-    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(e, 4), v128.load(d + <usize>load<u32>(e))));
-  }
-  finish(row, grow, a0, f32x4.splat(scale), mode, 0);
+  finish(row, grow, a0, sv, mode, 0);
+  if (width > 1) finish(row, grow, a1, sv, mode, 16);
+  if (width > 2) finish(row, grow, a2, sv, mode, 32);
+  if (width > 3) finish(row, grow, a3, sv, mode, 48);
+  if (width > 4) finish(row, grow, a4, sv, mode, 64);
+  if (width > 5) finish(row, grow, a5, sv, mode, 80);
+  if (width > 6) finish(row, grow, a6, sv, mode, 96);
 }
