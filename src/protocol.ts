@@ -69,7 +69,7 @@ export const SEQUENCE = 3;
 export const OPCODE = 4;
 export const DONE = 5;
 export const STEPS_DONE = 6;
-// Work counters of a round's two phases (see Shares in workers/worker.ts): per thread, how
+// Work counters of a round's two phases (see Shares below): per thread, how
 // far its share of the round's rows (phase 1) and of the parameter blocks (phase 2) has been
 // taken. A thread's two counters share a cache line of their own, away from the words the
 // barrier spins on and from the other threads' counters.

@@ -25,6 +25,10 @@ const PIECES_PER_THREAD = 8;
 /** Poll at barriers only while every thread can have a core of its own. */
 const spin = data.plan.slotCount <= availableParallelism() ? SPIN : 0;
 
+// This thread's shares of a round's samples (phase 1) and parameter blocks (phase 2), made
+// anew by each serve task (a Piscina thread may serve another slot after a restart). Module
+// variables rather than arguments of step: passing them in an object made V8 drop and
+// recompile step in every epoch after the first.
 let samples: Shares;
 let rows: Shares;
 
