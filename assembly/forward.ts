@@ -1,5 +1,5 @@
 // The forward pass of a layer: out = inp . W + b, then ReLU.
-import { nonzero16, nonzeroWord } from './nonzero';
+import { nonzeroWord } from './nonzero';
 
 /** Inputs whose nonzero masks are computed once and shared by every column block. */
 const GROUP = 256;

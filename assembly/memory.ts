@@ -62,7 +62,6 @@ export function gatherPixels(out: usize, table: usize, n: i32, count: i32): void
   }
 }
 
-
 /**
  * Reads one float in every 64-byte line of [at, at + bytes) and returns their sum (so that
  * the reads stay). A sequential sweep that the hardware prefetcher streams: it moves the

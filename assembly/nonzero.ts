@@ -3,7 +3,7 @@
 // compares), and the kernels then walk the set bits, so skipping costs no branch per input.
 
 /** Bit t set where the float at p + 4t is nonzero, for t < 16. */
-@inline export function nonzero16(p: usize): i32 {
+@inline function nonzero16(p: usize): i32 {
   const z = f32x4.splat(0);
   const lo = i16x8.narrow_i32x4_s(f32x4.ne(v128.load(p), z), f32x4.ne(v128.load(p, 16), z));
   const hi = i16x8.narrow_i32x4_s(f32x4.ne(v128.load(p, 32), z), f32x4.ne(v128.load(p, 48), z));

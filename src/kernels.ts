@@ -68,8 +68,6 @@ export class TsKernels implements Kernels {
     }
   }
 
-
-
   backpropInput(dinp: number, dout: number, inp: number, W: number, n: number, inDim: number, outDim: number): void {
     const f = this.f;
     for (let i = 0; i < n; i++) {

@@ -264,7 +264,7 @@ describe('wasm kernels agree with TsKernels', () => {
 });
 
 describe('gatherPixels', () => {
-  it('scales the images named by an address table, exactly as scalePixels, in pairs and a last odd one', async () => {
+  it('scales the images named by an address table, exactly as scalePixels, four at a time and a last one', async () => {
     const n = 5;
     const layout = new Layout();
     const out = layout.take(n * IMAGE_SIZE);

@@ -57,8 +57,9 @@ export function serve({ slot, sequence }: ServeTask): void {
 
 /**
  * This thread's part of one SGD step on samples order[lo..hi), in rounds of at most
- * plan.rows samples. Work is taken, not assigned: a thread grabs the next rows (phase 1)
- * or parameter blocks (phase 2) until none are left, so a slower core simply does less.
+ * plan.rows samples. Work is taken, not assigned: a thread takes pieces of its own share
+ * of the rows (phase 1) and of the parameter blocks (phase 2), then of what is left of the
+ * others' shares, so a slower core simply does less (see Shares).
  */
 function step(slot: number, lo: number, hi: number, scale: number): StepResult {
   const { control, sampleLoss } = data;
