@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { Engine, type StepStats } from './engine.js';
+import { coreRoundTrips } from './probe.js';
 import type { Dataset } from './mnist.js';
 import { flopsPerSample, initParams, modelShape } from './model.js';
 import type { KernelKind } from './protocol.js';
@@ -242,6 +243,7 @@ export async function measure(engine: Engine, batchSize: number, opts: BenchOpti
  * instead of one cell's every repeat.
  */
 export async function runBench(data: Dataset, opts: BenchOptions, onCell?: (cell: Cell, repeat: number) => void): Promise<BenchReport> {
+  const roundTripBefore = median(await coreRoundTrips());
   const workersList = withBaseline(opts.workersList);
   const batchSizes = [...new Set(opts.batchSizes.map((b) => Math.min(b, data.train.count)))];
   const engines = new Map<number, Engine>();
@@ -267,6 +269,7 @@ export async function runBench(data: Dataset, opts: BenchOptions, onCell?: (cell
   } finally {
     await Promise.all([...engines.values(), ...copies.slice(1)].map((e) => e.close()));
   }
+  const roundTripAfter = median(await coreRoundTrips());
   const flops = flopsPerSample(modelShape(opts.hidden));
   return {
     meta: {
@@ -275,6 +278,8 @@ export async function runBench(data: Dataset, opts: BenchOptions, onCell?: (cell
       node: process.version, cpu: cpus()[0]?.model, cores: availableParallelism(), date: new Date().toISOString(),
       // Other processes competing for the cores skew multi-worker cells most; this shows whether they were there.
       loadAverage1mAtEnd: loadavg()[0],
+      // What a shared cache line costs between two cores, before and after the cells (see probe.ts).
+      coreRoundTripNs: { before: roundTripBefore, after: roundTripAfter },
     },
     rows: summarize(cells, flops),
     cells,

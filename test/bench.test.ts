@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { medianRepeat, runQueueWaitMs, summarize, withBaseline, type BenchReport, type Cell, type Measurement } from '../src/bench.js';
 import { formatTable } from '../src/bench-report.js';
+import { coreRoundTrips } from '../src/probe.js';
 import { findAll, parseXml } from './xml.js';
 
 const rep = (wallMs: number, extra: Partial<Measurement> = {}): Measurement => ({
@@ -71,6 +72,21 @@ describe('bench arithmetic on fixed timings', () => {
   });
 });
 
+describe('the core-to-core round trip probe', () => {
+  it('times round trips of a cache line to a pool thread and back, one figure per probe', async () => {
+    const times = await coreRoundTrips(2000, 3);
+    expect(times).toHaveLength(3);
+    for (const ns of times) expect(ns).toBeGreaterThan(0);
+  });
+
+  it('stops a probe at its time budget instead of running every round', async () => {
+    const t0 = performance.now();
+    const [ns] = await coreRoundTrips(1e9, 1, 20); // a billion round trips would take minutes
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(Number.isFinite(ns)).toBe(true);
+  });
+});
+
 describe('a tiny real run of `threadgrad bench`', () => {
   const out = mkdtempSync(join(tmpdir(), 'threadgrad-bench-'));
   let run: SpawnSyncReturns<string>;
@@ -85,6 +101,7 @@ describe('a tiny real run of `threadgrad bench`', () => {
     expect(run.status, run.stderr).toBe(0);
     const rows = run.stdout.split('\n').filter((l) => /^\s*(64|128)\s+[12]\s/.test(l));
     expect(rows).toHaveLength(4);
+    expect(run.stdout).toMatch(/core-to-core round trip of a cache line: \d+ ns before the cells, \d+ ns after/);
   });
 
   it('writes JSON whose speedups follow from its own measurements', () => {
@@ -96,6 +113,9 @@ describe('a tiny real run of `threadgrad bench`', () => {
     expect(report.rows[1].speedup).toBeCloseTo(sps(c2) / sps(c1), 9);
     for (const c of report.cells) if (c.workers === 2) expect(c.independent!.map((r) => r.length)).toEqual([2, 2, 2]);
     expect(report.rows[1].independentSpeedup).toBeGreaterThan(0);
+    const { before, after } = report.meta.coreRoundTripNs as { before: number; after: number };
+    expect(before).toBeGreaterThan(0);
+    expect(after).toBeGreaterThan(0);
     for (const r of report.rows) {
       expect(r.samplesPerSec).toBeGreaterThan(0);
       expect(r.computeMs).toBeGreaterThan(0);

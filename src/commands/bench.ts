@@ -45,6 +45,8 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   const written = writeBenchOutputs(report, String(argv.out));
   process.stdout.write(`${formatTable(report.rows)}${TABLE_NOTE}`);
   process.stdout.write(`median of ${opts.repeats} repeats of ${opts.steps} steps after ${opts.warmup} warm-up steps (and ${JIT_WARMUP_STEPS} steps of batch 64 per pool before the first), ${opts.kernels} kernels, hidden ${opts.hidden.join(',')}\n`);
+  const { before, after } = report.meta.coreRoundTripNs as { before: number; after: number };
+  process.stdout.write(`core-to-core round trip of a cache line: ${before.toFixed(0)} ns before the cells, ${after.toFixed(0)} ns after (what every line the workers share costs; see README)\n`);
   log.info({ written }, 'wrote results');
 }
 
