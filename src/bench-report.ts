@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { BenchReport, BenchRow } from './bench.js';
 import { lineChart, stackedBarChart } from './svg.js';
 
-const HEAD = ['batch', 'workers', 'samples/s', 'speedup', 'effic.', 'ms/step', 'compute', 'wait+disp', 'reduce', 'barrier', 'coord', 'coord%', 'coord p50', 'cpu wait', 'GFLOP/s/core', 'indep.', 'bound'];
+const HEAD = ['batch', 'workers', 'samples/s', 'speedup', 'effic.', 'ms/step', 'compute', 'wait+disp', 'reduce', 'barrier', 'coord', 'coord%', 'coord p50', 'cpu wait', 'GFLOP/s/core', 'indep.', 'bound', 'of indep.'];
 
 export function formatTable(rows: BenchRow[]): string {
   const body = rows.map((r) => [
@@ -14,6 +14,7 @@ export function formatTable(rows: BenchRow[]): string {
     r.computeMs.toFixed(3), r.waitDispatchMs.toFixed(3), r.reduceMs.toFixed(3), r.barrierWaitMs.toFixed(3),
     r.coordinatorMs.toFixed(3), (100 * r.coordinatorShare).toFixed(1) + '%', r.coordinatorP50Ms.toFixed(3), r.cpuWaitMs.toFixed(3), r.gflopsPerCore.toFixed(2),
     Number.isNaN(r.independentSpeedup) ? '-' : r.independentSpeedup.toFixed(2) + 'x', Number.isNaN(r.syncBound) ? '-' : r.syncBound.toFixed(2) + 'x',
+    Number.isNaN(r.ofIndependent) ? '-' : (100 * r.ofIndependent).toFixed(0) + '%',
   ]);
   const widths = HEAD.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cols: string[]): string => cols.map((c, i) => c.padStart(widths[i])).join('  ');
@@ -26,7 +27,8 @@ export const TABLE_NOTE =
   'cpu wait = time our threads were ready but had no core (other load on the machine). ' +
   'GFLOP/s are dense-equivalent (every multiply-add counted). ' +
   'indep. = as many independent 1-worker engines as workers, run at once: their summed samples/s over the 1-worker figure, the most these cores gave just then; ' +
-  'bound = workers x the slowest of them, the most a synchronous run could reach.\n';
+  'bound = workers x the slowest of them, the most a synchronous run could reach; ' +
+  'of indep. = speedup / indep.: the share of what the cores gave just then that this run got.\n';
 
 /** bench.json, speedup.svg and one breakdown-b<batch>.svg per batch size; returns the paths written. */
 export function writeBenchOutputs(report: BenchReport, dir: string): string[] {

@@ -87,6 +87,12 @@ export interface BenchRow {
   independentSpeedup: number;
   /** workers x the slowest copy's share: a synchronous run moves at its slowest core's pace, so it cannot beat this. */
   syncBound: number;
+  /**
+   * speedup / independentSpeedup: the share of what these cores gave just then that the
+   * shared run got. Unlike the speedup, it does not move with how fast the cores happen to
+   * be (on a VM, the core a 1-worker run lands on can be half as fast as the other).
+   */
+  ofIndependent: number;
 }
 
 export interface BenchReport {
@@ -136,7 +142,7 @@ export function summarize(cells: Cell[], flops: number): BenchRow[] {
       barrierWaitMs: m.waitMaxMs / m.steps, coordinatorMs, coordinatorShare: coordinatorMs / msPerStep, coordinatorP50Ms: m.coordinatorP50Ms,
       cpuWaitMs: m.cpuWaitMs / m.steps,
       gflopsPerCore: (flops * samplesPerSec) / c.workers / 1e9,
-      independentSpeedup: NaN, syncBound: NaN,
+      independentSpeedup: NaN, syncBound: NaN, ofIndependent: NaN,
     };
   });
   for (const r of rows) {
@@ -152,6 +158,7 @@ export function summarize(cells: Cell[], flops: number): BenchRow[] {
     const mid = byTotal[Math.floor((byTotal.length - 1) / 2)];
     rows[i].independentSpeedup = sum(mid) / solo;
     rows[i].syncBound = (c.workers * Math.min(...mid)) / solo;
+    rows[i].ofIndependent = rows[i].speedup / rows[i].independentSpeedup;
   });
   return rows;
 }

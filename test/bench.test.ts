@@ -48,7 +48,9 @@ describe('bench arithmetic on fixed timings', () => {
     // Repeat totals 11000, 9600, 13000: the median is [6000, 5000], against 6400 samples/s solo.
     expect(two.independentSpeedup).toBeCloseTo(11000 / 6400, 9);
     expect(two.syncBound).toBeCloseTo((2 * 5000) / 6400, 9);
+    expect(two.ofIndependent).toBeCloseTo(1000 / 600 / (11000 / 6400), 9);
     expect(one.independentSpeedup).toBeNaN();
+    expect(one.ofIndependent).toBeNaN();
   });
 
   it('takes the lower middle of an even number of repeats, by throughput', () => {
@@ -69,6 +71,8 @@ describe('bench arithmetic on fixed timings', () => {
   it('prints the derived columns', () => {
     const table = formatTable([one, two]);
     expect(table.split('\n')[2]).toMatch(/^\s*64\s+2\s+10,667\s+1\.67x\s+83%\s+6\.000\s+4\.000\s+1\.500\s+0\.500/);
+    expect(table.split('\n')[2]).toMatch(/\s1\.72x\s+1\.56x\s+97%$/);
+    expect(table.split('\n')[1]).toMatch(/\s-\s+-\s+-$/);
   });
 });
 
