@@ -2,7 +2,8 @@
 // speedup. Runs the 1-worker benchmark alone, then N copies of it at once in separate
 // processes (nothing shared but the hardware), and prints their summed samples/s over the
 // solo figure. On a VM whose "cores" share physical cores or a busy host, that ratio falls
-// well short of N, and no trainer's N-worker speedup can beat it.
+// well short of N, and no trainer's N-worker speedup can beat it. The copies skip bench's
+// round-trip probe, whose two spinning threads would take cores from the other copies.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'threadgrad-ceiling-'));
 /** One single-worker benchmark in its own process; resolves to its samples/s. */
 function soloBench(name: string): Promise<number> {
   const out = join(scratch, name);
-  const args = [cli, 'bench', '--workers-list', '1', '--batch-sizes', String(batch), '--kernels', kernels, '--steps', '100', '--repeats', '5', '--out', out];
+  const args = [cli, 'bench', '--workers-list', '1', '--batch-sizes', String(batch), '--kernels', kernels, '--steps', '100', '--repeats', '5', '--no-round-trip', '--out', out];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, THREADGRAD_LOG_LEVEL: 'warn' } });
     child.on('error', reject);

@@ -25,6 +25,8 @@ export interface BenchOptions {
   repeats: number;
   /** Also run as many independent 1-worker engines at once as each cell has workers (the ceiling). */
   independent?: boolean;
+  /** Measure the core-to-core round trip before and after the cells (see probe.ts); its two threads spin, so concurrent benchmarks turn it off. */
+  roundTrip?: boolean;
 }
 
 /** One repeat of one (batch size, workers) cell: totals over its measured steps. */
@@ -250,7 +252,8 @@ export async function measure(engine: Engine, batchSize: number, opts: BenchOpti
  * instead of one cell's every repeat.
  */
 export async function runBench(data: Dataset, opts: BenchOptions, onCell?: (cell: Cell, repeat: number) => void): Promise<BenchReport> {
-  const roundTripBefore = median(await coreRoundTrips());
+  const roundTrip = async (): Promise<number | null> => (opts.roundTrip ? median(await coreRoundTrips()) : null);
+  const roundTripBefore = await roundTrip();
   const workersList = withBaseline(opts.workersList);
   const batchSizes = [...new Set(opts.batchSizes.map((b) => Math.min(b, data.train.count)))];
   const engines = new Map<number, Engine>();
@@ -276,7 +279,7 @@ export async function runBench(data: Dataset, opts: BenchOptions, onCell?: (cell
   } finally {
     await Promise.all([...engines.values(), ...copies.slice(1)].map((e) => e.close()));
   }
-  const roundTripAfter = median(await coreRoundTrips());
+  const roundTripAfter = await roundTrip();
   const flops = flopsPerSample(modelShape(opts.hidden));
   return {
     meta: {

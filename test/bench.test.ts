@@ -130,6 +130,21 @@ describe('a tiny real run of `threadgrad bench`', () => {
     }
   });
 
+  it('skips the round-trip probe on --no-round-trip, and says so by leaving it out', () => {
+    const quiet = mkdtempSync(join(tmpdir(), 'threadgrad-bench-'));
+    try {
+      const cli = new URL('../dist/src/cli.js', import.meta.url).pathname;
+      const r = spawnSync(process.execPath, [cli, 'bench', '--workers-list', '2', '--batch-sizes', '64', '--steps', '2', '--warmup', '0', '--repeats', '1',
+        '--no-independent', '--no-round-trip', '--hidden', '32,16', '--train-limit', '512', '--out', quiet], { encoding: 'utf8', env: { ...process.env, THREADGRAD_LOG_LEVEL: 'warn' } });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).not.toMatch(/round trip/);
+      const report = JSON.parse(readFileSync(join(quiet, 'bench.json'), 'utf8')) as BenchReport;
+      expect(report.meta.coreRoundTripNs).toEqual({ before: null, after: null });
+    } finally {
+      rmSync(quiet, { recursive: true, force: true });
+    }
+  });
+
   it('writes SVG charts that parse: speedup lines with the ideal, stacked breakdown bars', () => {
     const speedup = parseXml(readFileSync(join(out, 'speedup.svg'), 'utf8'));
     expect(findAll(speedup, 'polyline')).toHaveLength(3); // batch 64, batch 128, ideal

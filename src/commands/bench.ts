@@ -34,6 +34,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
     warmup: intAtLeast('warmup', argv.warmup, 0),
     repeats: intAtLeast('repeats', argv.repeats, 1),
     independent: Boolean(argv.independent),
+    roundTrip: Boolean(argv.roundTrip),
   };
   const log = createLogger();
   const data = loadDataset(cfg);
@@ -45,8 +46,10 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   const written = writeBenchOutputs(report, String(argv.out));
   process.stdout.write(`${formatTable(report.rows)}${TABLE_NOTE}`);
   process.stdout.write(`median of ${opts.repeats} repeats of ${opts.steps} steps after ${opts.warmup} warm-up steps (and ${JIT_WARMUP_STEPS} steps of batch 64 per pool before the first), ${opts.kernels} kernels, hidden ${opts.hidden.join(',')}\n`);
-  const { before, after } = report.meta.coreRoundTripNs as { before: number; after: number };
-  process.stdout.write(`core-to-core round trip of a cache line: ${before.toFixed(0)} ns before the cells, ${after.toFixed(0)} ns after (what every line the workers share costs; see README)\n`);
+  const { before, after } = report.meta.coreRoundTripNs as { before: number | null; after: number | null };
+  if (before !== null && after !== null) {
+    process.stdout.write(`core-to-core round trip of a cache line: ${before.toFixed(0)} ns before the cells, ${after.toFixed(0)} ns after (what every line the workers share costs; see README)\n`);
+  }
   log.info({ written }, 'wrote results');
 }
 
@@ -61,6 +64,7 @@ export const benchCommand: CommandModule<object, Record<string, unknown>> = {
       .option('warmup', { describe: 'unmeasured steps before each repeat', type: 'number', default: 10, group: 'Benchmark:' })
       .option('repeats', { describe: 'repeats per cell; the median is reported', type: 'number', default: 3, group: 'Benchmark:' })
       .option('independent', { describe: 'also run as many independent 1-worker engines at once as a cell has workers: the cores\' ceiling (--no-independent to skip)', type: 'boolean', default: true, group: 'Benchmark:' })
+      .option('round-trip', { describe: 'measure the core-to-core round trip of a cache line before and after the cells (--no-round-trip to skip, e.g. when other benchmarks run at the same time)', type: 'boolean', default: true, group: 'Benchmark:' })
       .option('out', { describe: 'folder for bench.json and the SVG charts', type: 'string', default: 'runs/bench', group: 'Benchmark:' })
       .example('$0 bench --workers-list 1,2 --batch-sizes 64,256', '1 vs 2 workers at two batch sizes') as Argv<Record<string, unknown>>,
   handler: (argv) => run(argv),
