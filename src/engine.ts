@@ -57,7 +57,11 @@ export interface EvalStats {
 
 /** The engine gave up on a step; `completed` are the steps of the call that did happen, in order. */
 export class StepsFailed extends UserError {
-  constructor(message: string, readonly completed: StepStats[]) {
+  /**
+   * `torn`: the failure struck while the step was changing the weights, so the engine's
+   * weights are part-updated and must not be saved or trained on.
+   */
+  constructor(message: string, readonly completed: StepStats[], readonly torn = false) {
     super(message);
   }
 }
@@ -119,7 +123,8 @@ export class Engine {
   /**
    * `count` SGD updates on consecutive batches: update i averages over order[first + i * batch ..]
    * (`batch` samples, never past `end`). A step whose worker failed is retried; after
-   * maxRetries failures in a row this throws StepsFailed holding the steps that completed.
+   * maxRetries failures in a row, or a failure while the weights were changing (which a
+   * retry cannot undo), this throws StepsFailed holding the steps that completed.
    */
   async steps(first: number, batch: number, end: number, count: number, lr: number): Promise<StepStats[]> {
     const maxRetries = this.opts.maxRetries ?? 3;
@@ -129,11 +134,12 @@ export class Engine {
       const at = first + stats.length * batch;
       const todo = Math.min(count - stats.length, MAX_STEPS_PER_COMMAND);
       const t0 = performance.now();
-      const { results, error } = await this.loop.run(at, batch, end, todo, lr);
+      const { results, error, torn } = await this.loop.run(at, batch, end, todo, lr);
       // Steps within one command are not timed one by one on this side: share the wall time.
       const wallMs = (performance.now() - t0) / Math.max(1, results.length);
       results.forEach((r, i) => stats.push(stepStats(r, Math.min(end, at + (i + 1) * batch) - (at + i * batch), wallMs)));
       if (!error) continue;
+      if (torn) throw new StepsFailed(`a worker failed while its step's update was being applied (${error.message}): the weights are part-updated`, stats, true);
       this.grad.fill(0); // a failed step may have left sums of its earlier rounds
       failures = results.length > 0 ? 1 : failures + 1;
       if (failures > maxRetries) {

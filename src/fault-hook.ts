@@ -1,16 +1,22 @@
 // TEST HOOK for the step retry; inert unless THREADGRAD_INJECT_FAULT is set:
 //   THREADGRAD_INJECT_FAULT=throw:step=3          the last worker throws during the 3rd step
 //   THREADGRAD_INJECT_FAULT=exit:step=3:times=9   its thread calls process.exit(), on 9 attempts in a row
+//   THREADGRAD_INJECT_FAULT=throw:step=3:phase=2  it throws while applying the 3rd step's update
 // `step` counts from 1 the steps one Engine has started (a retry counts as one more, so
-// with times=K the fault hits attempts step..step+K-1). The fault strikes after the worker's
-// part of phase 1 (forward/backward) and before the barrier, while the others wait there: the
-// case a retry must survive. With `times` above the engine's retry limit the run gives up.
+// with times=K the fault hits attempts step..step+K-1). In phase 1 (the default) the fault
+// strikes after the worker's part of the forward/backward pass and before the barrier,
+// while the others wait there: the case a retry must survive. With `times` above the
+// engine's retry limit the run gives up. In phase 2 it strikes after the worker has applied
+// its first block of weight rows (or, if the others took every block, after them): the
+// weights are then part-updated, and the run must stop without saving them.
 import { UserError } from './errors.js';
 
 export const FAULT_ENV = 'THREADGRAD_INJECT_FAULT';
 
 export interface FaultHook {
   kind: 'throw' | 'exit';
+  /** 1: after the forward/backward pass; 2: after the first block of the update. */
+  phase: 1 | 2;
   step: number;
   times: number;
   /** How often the last worker has started a step, retries included. Shared memory, so that
@@ -22,21 +28,29 @@ export interface FaultHook {
 export function faultHookFromEnv(env: NodeJS.ProcessEnv = process.env): FaultHook | undefined {
   const text = env[FAULT_ENV];
   if (text === undefined || text === '') return undefined;
-  const m = /^(throw|exit):step=([1-9]\d*)(?::times=([1-9]\d*))?$/.exec(text);
-  if (!m) throw new UserError(`${FAULT_ENV}=${JSON.stringify(text)} is not of the form throw|exit:step=N[:times=K]`, 2);
+  const m = /^(throw|exit):step=([1-9]\d*)(?::times=([1-9]\d*))?(?::phase=([12]))?$/.exec(text);
+  if (!m) throw new UserError(`${FAULT_ENV}=${JSON.stringify(text)} is not of the form throw|exit:step=N[:times=K][:phase=1|2]`, 2);
   return {
     kind: m[1] as FaultHook['kind'],
+    phase: m[4] === '2' ? 2 : 1,
     step: Number(m[2]),
     times: m[3] === undefined ? 1 : Number(m[3]),
     seen: new Int32Array(new SharedArrayBuffer(4)),
   };
 }
 
-/** Worker side, called between a worker's part of phase 1 and the barrier. */
-export function maybeCommitFault(hook: FaultHook | undefined, slot: number, shards: number): void {
-  if (!hook || slot !== shards - 1) return;
+/**
+ * Worker side: whether the fault strikes this worker now. Called once per step attempt in
+ * each phase (so that `step` counts attempts whichever thread takes which work); only the
+ * last worker counts.
+ */
+export function faultDue(hook: FaultHook | undefined, phase: 1 | 2, slot: number, shards: number): boolean {
+  if (!hook || hook.phase !== phase || slot !== shards - 1) return false;
   const attempt = Atomics.add(hook.seen, 0, 1) + 1;
-  if (attempt < hook.step || attempt >= hook.step + hook.times) return;
+  return attempt >= hook.step && attempt < hook.step + hook.times;
+}
+
+export function commitFault(hook: FaultHook): never {
   if (hook.kind === 'exit') process.exit(70);
   throw new Error(`injected fault (${FAULT_ENV}): this worker threw on purpose`);
 }

@@ -69,6 +69,10 @@ export const SEQUENCE = 3;
 export const OPCODE = 4;
 export const DONE = 5;
 export const STEPS_DONE = 6;
+// 1 from the barrier after which a step's last round starts changing the weights (phase 2)
+// until the step is counted in STEPS_DONE: a thread that fails while it is set has left
+// the weights part-updated, and the step cannot be retried.
+export const APPLYING = 7;
 // Work counters of a round's two phases (see Shares below): per thread, how
 // far its share of the round's rows (phase 1) and of the parameter blocks (phase 2) has been
 // taken. A thread's two counters share a cache line of their own, away from the words the
@@ -200,4 +204,5 @@ export function resetBarrier(control: Int32Array): void {
   for (let i = COUNTERS; i < control.length; i++) Atomics.store(control, i, 0);
   Atomics.store(control, ABORT, 0);
   Atomics.store(control, STEPS_DONE, 0);
+  Atomics.store(control, APPLYING, 0);
 }

@@ -7,7 +7,7 @@
 // ones, and runs evaluation tasks while the loop is stopped.
 import type { Piscina } from 'piscina';
 import {
-  DONE, MAX_STEPS_PER_COMMAND, OPCODE, OP_STEPS, OP_STOP, RESULT_FIELDS, SEQUENCE, STEPS_DONE, abortBarrier, resetBarrier,
+  APPLYING, DONE, MAX_STEPS_PER_COMMAND, OPCODE, OP_STEPS, OP_STOP, RESULT_FIELDS, SEQUENCE, STEPS_DONE, abortBarrier, resetBarrier,
   type ServeTask, type StepResult,
 } from './protocol.js';
 
@@ -16,6 +16,8 @@ export interface StepsRun {
   results: StepResult[][];
   /** Set when a thread failed: the steps after the completed ones did not happen. */
   error?: Error;
+  /** Set with error when the failed step had begun changing the weights: they are part-updated. */
+  torn?: boolean;
 }
 
 export class StepLoop {
@@ -49,8 +51,9 @@ export class StepLoop {
 
   /**
    * Run `count` SGD steps: step i takes samples order[first + i * batch ..] up to `batch`
-   * of them, never past `end`. Weights change only step by step, so after a failure the
-   * completed steps stand and the rest can be run again.
+   * of them, never past `end`. Weights change only in a step's last phase, so after a
+   * failure before it the completed steps stand and the rest can be run again; a failure
+   * in it is reported as torn.
    */
   async run(first: number, batch: number, end: number, count: number, lr: number): Promise<StepsRun> {
     if (count < 1 || count > MAX_STEPS_PER_COMMAND) throw new RangeError(`step count ${count} outside 1..${MAX_STEPS_PER_COMMAND}`);
@@ -66,8 +69,9 @@ export class StepLoop {
       await this.recover(); // after this, STEPS_DONE no longer moves
     }
     const completed = error ? Atomics.load(this.control, STEPS_DONE) : count;
+    const torn = error !== undefined && Atomics.load(this.control, APPLYING) === 1;
     if (error) resetBarrier(this.control);
-    return { results: Array.from({ length: completed }, (_, i) => this.resultsOf(i)), error };
+    return { results: Array.from({ length: completed }, (_, i) => this.resultsOf(i)), error, torn };
   }
 
   /** End the serve tasks so the threads take ordinary tasks again. */

@@ -73,8 +73,34 @@ describe('worker faults', () => {
     expect(bits(resumed.params).equals(bits(clean.params))).toBe(true);
   });
 
+  it.each(['throw', 'exit'])('a worker that fails (%s) while applying an update stops the run at once without saving the part-updated weights', async (kind) => {
+    // Step 40 is step 10 of epoch 2; the checkpoint of the end of epoch 1 must survive untouched.
+    process.env[FAULT_ENV] = `${kind}:step=40:phase=2`;
+    const path = join(tempDir(), 'run.ckpt');
+    const { log, records } = capture();
+    const error = await train({ ...cfg, checkpoint: path }, log, data).then(
+      () => expect.fail('the run should have stopped'),
+      (e: unknown) => e as UserError,
+    );
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toMatch(
+      /^a worker failed while its step's update was being applied \(.+\): the weights are part-updated; stopped after epoch 2, step 9 of 30 without saving them; the last checkpoint .*run\.ckpt \(the start of epoch 2\) is intact; resume with: .*train --resume .*run\.ckpt$/,
+    );
+    expect(records.filter((r) => r.level === 40)).toHaveLength(0); // no retry: it would train on the torn weights
+    delete process.env[FAULT_ENV];
+    const ckpt = readCheckpoint(path);
+    expect(ckpt.header).toMatchObject({ epoch: 2, step: 0 });
+    const resumed = await train(ckpt.header.config, silentLog, data, { resume: ckpt });
+    expect(bits(resumed.params).equals(bits(clean.params))).toBe(true);
+  });
+
+  it('says so when a torn update finds no checkpoint to go back to', async () => {
+    process.env[FAULT_ENV] = 'throw:step=5:phase=2';
+    await expect(train(cfg, silentLog, data)).rejects.toThrow(/the weights are part-updated; stopped after epoch 1, step 4 of 30 without saving them; no checkpoint was saved$/);
+  });
+
   it('refuses a malformed fault spec instead of ignoring it', async () => {
     process.env[FAULT_ENV] = 'throw:3';
-    await expect(train(cfg, silentLog, data)).rejects.toThrow(/THREADGRAD_INJECT_FAULT="throw:3" is not of the form throw\|exit:step=N\[:times=K\]/);
+    await expect(train(cfg, silentLog, data)).rejects.toThrow(/THREADGRAD_INJECT_FAULT="throw:3" is not of the form throw\|exit:step=N\[:times=K\]\[:phase=1\|2\]/);
   });
 });

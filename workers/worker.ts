@@ -9,11 +9,11 @@ import { ACCUMULATE, APPLY, APPLY_AND_CLEAR } from '../src/kernels.js';
 import { modelShape } from '../src/model.js';
 import { evaluateRange, forwardBackward, makeNet, rowBlocks, updateWeights } from '../src/pass.js';
 import {
-  DONE, OPCODE, OP_STOP, RESULT_FIELDS, SEQUENCE, SPIN, STEPS_DONE, Shares, barrier, blockCounter, sampleCounter,
+  APPLYING, DONE, OPCODE, OP_STOP, RESULT_FIELDS, SEQUENCE, SPIN, STEPS_DONE, Shares, barrier, blockCounter, sampleCounter,
   type EvalResult, type EvalTask, type ServeTask, type StepResult, type WorkerData,
 } from '../src/protocol.js';
 import { CLASSES } from '../src/mnist.js';
-import { maybeCommitFault } from '../src/fault-hook.js';
+import { commitFault, faultDue } from '../src/fault-hook.js';
 
 const data = workerData as WorkerData;
 const f = new Float32Array(data.memory.buffer);
@@ -75,20 +75,31 @@ function step(slot: number, lo: number, hi: number, scale: number): StepResult {
     for (samples.begin(n, Math.ceil(n / (PIECES_PER_THREAD * threads))); samples.next();) {
       r.correct += forwardBackward(net, data.train, data.order, start, samples.lo, samples.hi, sampleLoss);
     }
-    if (start === lo) maybeCommitFault(data.faultHook, slot, threads); // TEST HOOK, inert unless THREADGRAD_INJECT_FAULT is set
+    if (start === lo && faultDue(data.faultHook, 1, slot, threads)) commitFault(data.faultHook!); // TEST HOOK, inert unless THREADGRAD_INJECT_FAULT is set
     const t1 = performance.now();
     // Phase 2 reads every sample's deltas. The counters are reset by the last thread in, after
     // the others have stopped taking from them and before any can reach the next round.
-    if (barrier(control, threads, spin)) samples.reset();
+    if (barrier(control, threads, spin)) {
+      samples.reset();
+      if (lastRound) Atomics.store(control, APPLYING, 1);
+    }
     const t2 = performance.now();
     if (slot === 0) for (let s = 0; s < n; s++) r.lossSum += sampleLoss[s];
     const mode = !lastRound ? ACCUMULATE : start === lo ? APPLY : APPLY_AND_CLEAR;
-    for (rows.begin(blocks.length, 1); rows.next();) updateWeights(net, blocks[rows.lo], n, scale, mode, slot);
+    const fault = lastRound && faultDue(data.faultHook, 2, slot, threads); // TEST HOOK, as above
+    for (rows.begin(blocks.length, 1); rows.next();) {
+      updateWeights(net, blocks[rows.lo], n, scale, mode, slot);
+      if (fault) commitFault(data.faultHook!);
+    }
+    if (fault) commitFault(data.faultHook!);
     const t3 = performance.now();
     // The next round's forward pass reads every row of the weights.
     if (barrier(control, threads, spin)) {
       rows.reset();
-      if (lastRound) Atomics.add(control, STEPS_DONE, 1);
+      if (lastRound) {
+        Atomics.store(control, APPLYING, 0);
+        Atomics.add(control, STEPS_DONE, 1);
+      }
     }
     r.computeMs += t1 - t0;
     r.reduceMs += t3 - t2;
