@@ -69,9 +69,10 @@ export const SEQUENCE = 3;
 export const OPCODE = 4;
 export const DONE = 5;
 export const STEPS_DONE = 6;
-// 1 from the barrier after which a step's last round starts changing the weights (phase 2)
-// until the step is counted in STEPS_DONE: a thread that fails while it is set has left
-// the weights part-updated, and the step cannot be retried.
+// Set to 1 by every thread before it changes the weights (phase 2 of a step's last round),
+// cleared when the step is counted in STEPS_DONE: after a failure, 0 means the weights are
+// as the last completed step left them (the step can be retried), 1 that they may be
+// part-updated.
 export const APPLYING = 7;
 // Work counters of a round's two phases (see Shares below): per thread, how
 // far its share of the round's rows (phase 1) and of the parameter blocks (phase 2) has been

@@ -79,10 +79,10 @@ function step(slot: number, lo: number, hi: number, scale: number): StepResult {
     const t1 = performance.now();
     // Phase 2 reads every sample's deltas. The counters are reset by the last thread in, after
     // the others have stopped taking from them and before any can reach the next round.
-    if (barrier(control, threads, spin)) {
-      samples.reset();
-      if (lastRound) Atomics.store(control, APPLYING, 1);
-    }
+    if (barrier(control, threads, spin)) samples.reset();
+    // Each thread marks the weights as changing before it writes any, so that a failure
+    // while the mark is clear can never have left them part-updated.
+    if (lastRound) Atomics.store(control, APPLYING, 1);
     const t2 = performance.now();
     if (slot === 0) for (let s = 0; s < n; s++) r.lossSum += sampleLoss[s];
     const mode = !lastRound ? ACCUMULATE : start === lo ? APPLY : APPLY_AND_CLEAR;
