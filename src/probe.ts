@@ -1,7 +1,7 @@
 // How long one cache line takes to go from one core to another and back: the unit price of
 // everything a data-parallel step shares (weights one core updated and the other reads,
 // each sample's deltas, the barrier's words). On a VM it is not a constant: on the 2-core
-// development VM it was 800-1,010 ns most of the time and 215-265 ns for a few minutes (the
+// development VM it was 800-1,010 ns most of the time and 215-265 ns for a few minutes (likely the
 // host placing the two virtual cores near or far apart), so `bench` measures it before and
 // after its cells and reports both next to the speedups.
 import { Piscina } from 'piscina';
