@@ -7,15 +7,15 @@
 // strikes after the worker's part of the forward/backward pass and before the barrier,
 // while the others wait there: the case a retry must survive. With `times` above the
 // engine's retry limit the run gives up. In phase 2 it strikes after the worker has applied
-// its first block of weight rows (or, if the others took every block, after them): the
-// weights are then part-updated, and the run must stop without saving them.
+// its blocks of weight rows and before the barrier: the step's update has then begun and is
+// not counted, a retry would apply it twice, and the run must stop without saving it.
 import { UserError } from './errors.js';
 
 export const FAULT_ENV = 'THREADGRAD_INJECT_FAULT';
 
 export interface FaultHook {
   kind: 'throw' | 'exit';
-  /** 1: after the forward/backward pass; 2: after the first block of the update. */
+  /** 1: after the worker's forward/backward pass; 2: after its part of the update. */
   phase: 1 | 2;
   step: number;
   times: number;

@@ -86,12 +86,8 @@ function step(slot: number, lo: number, hi: number, scale: number): StepResult {
     const t2 = performance.now();
     if (slot === 0) for (let s = 0; s < n; s++) r.lossSum += sampleLoss[s];
     const mode = !lastRound ? ACCUMULATE : start === lo ? APPLY : APPLY_AND_CLEAR;
-    const fault = lastRound && faultDue(data.faultHook, 2, slot, threads); // TEST HOOK, as above
-    for (rows.begin(blocks.length, 1); rows.next();) {
-      updateWeights(net, blocks[rows.lo], n, scale, mode, slot);
-      if (fault) commitFault(data.faultHook!);
-    }
-    if (fault) commitFault(data.faultHook!);
+    for (rows.begin(blocks.length, 1); rows.next();) updateWeights(net, blocks[rows.lo], n, scale, mode, slot);
+    if (lastRound && faultDue(data.faultHook, 2, slot, threads)) commitFault(data.faultHook!); // TEST HOOK, as above
     const t3 = performance.now();
     // The next round's forward pass reads every row of the weights.
     if (barrier(control, threads, spin)) {
