@@ -8,8 +8,8 @@ import { pixels4 } from './memory';
 import { nonzeroBytes, nonzeroWord } from './nonzero';
 
 const ACCUMULATE = 0; // gW[k] += g_k                      (a round before the step's last)
-const APPLY = 1; //      W[k] -= scale * g_k                (a step of one round: gW stays zero)
-const APPLY_AND_CLEAR = 2; // W[k] -= scale * (gW[k] + g_k), gW[k] = 0   (the last of several rounds)
+const APPLY = 1; //      W'[k] = W[k] - scale * g_k                (a step of one round: gW stays zero)
+const APPLY_AND_CLEAR = 2; // W'[k] = W[k] - scale * (gW[k] + g_k), gW[k] = 0   (the last of several rounds)
 
 /** Rows handled together: a sample's inputs of 16 rows are one vector of pixel bytes or four of floats. */
 const ROWS = 16;
@@ -22,10 +22,12 @@ const ROWS = 16;
  * float64 multiply by 1/255 rounds to the same float32 for every byte). Pixels are never
  * written, so they sit in every core's cache, while inp was half written by other cores.
  * `scratch`: this thread's 16 counts and 16 lists of n (dout row offset, input) pairs.
+ * The updated rows W' go `to` bytes past the rows read (0: in place); a row with no
+ * nonzero input is then copied there unchanged.
  */
 export function updateRows(
   W: usize, b: usize, gW: usize, gb: usize, inp: usize, pix: isize, dout: usize, n: i32, inDim: i32, outDim: i32,
-  rowLo: i32, rowHi: i32, scale: f32, mode: i32, scratch: usize,
+  rowLo: i32, rowHi: i32, scale: f32, mode: i32, scratch: usize, to: usize,
 ): void {
   const outRow = <usize>outDim << 2;
   const inRow = <usize>inDim << 2;
@@ -38,9 +40,12 @@ export function updateRows(
     else sortPartial(scratch, lists, listBytes, inp, inRow, pix, outRow, n, k0, rows);
     for (let j = 0; j < rows; j++) {
       const count = <usize>load<u32>(scratch + (<usize>j << 2));
-      if (count == 0 && mode != APPLY_AND_CLEAR) continue; // nothing to add, nothing to clear
       const row = <usize>(k0 + j) * outRow;
-      updateRow(W + row, gW + row, dout, outDim, count, lists + <usize>j * listBytes, scale, mode);
+      if (count == 0 && mode != APPLY_AND_CLEAR) { // nothing to add, nothing to clear
+        if (mode == APPLY && to != 0) memory.copy(W + row + to, W + row, outRow);
+        continue;
+      }
+      updateRow(W + row, to, gW + row, dout, outDim, count, lists + <usize>j * listBytes, scale, mode);
     }
   }
   if (rowHi > inDim) {
@@ -48,7 +53,7 @@ export function updateRows(
       store<u32>(lists + (<usize>i << 3), <u32>i * <u32>outRow);
       store<f32>(lists + (<usize>i << 3), 1, 4);
     }
-    updateRow(b, gb, dout, outDim, <usize>n, lists, scale, mode);
+    updateRow(b, to, gb, dout, outDim, <usize>n, lists, scale, mode);
   }
 }
 
@@ -126,22 +131,22 @@ function sortPartial(scratch: usize, lists: usize, listBytes: usize, inp: usize,
 }
 
 /** One row, in column blocks whose sums stay in registers over all of the row's samples. */
-@inline function updateRow(row: usize, grow: usize, dout: usize, outDim: i32, count: usize, list: usize, scale: f32, mode: i32): void {
+@inline function updateRow(row: usize, to: usize, grow: usize, dout: usize, outDim: i32, count: usize, list: usize, scale: f32, mode: i32): void {
   const whole = <usize>(outDim & ~3) << 2;
   let c: usize = 0;
-  for (; c + 112 <= whole; c += 112) rowBlock(7, row + c, grow + c, dout + c, count, list, scale, mode);
-  for (; c + 64 <= whole; c += 64) rowBlock(4, row + c, grow + c, dout + c, count, list, scale, mode);
-  for (; c + 32 <= whole; c += 32) rowBlock(2, row + c, grow + c, dout + c, count, list, scale, mode);
-  for (; c + 16 <= whole; c += 16) rowBlock(1, row + c, grow + c, dout + c, count, list, scale, mode);
+  for (; c + 112 <= whole; c += 112) rowBlock(7, row + c, to, grow + c, dout + c, count, list, scale, mode);
+  for (; c + 64 <= whole; c += 64) rowBlock(4, row + c, to, grow + c, dout + c, count, list, scale, mode);
+  for (; c + 32 <= whole; c += 32) rowBlock(2, row + c, to, grow + c, dout + c, count, list, scale, mode);
+  for (; c + 16 <= whole; c += 16) rowBlock(1, row + c, to, grow + c, dout + c, count, list, scale, mode);
   const end = <usize>outDim << 2;
   if (c < end && outDim >= 4) {
-    rowTail(row, grow, dout, outDim, count, list, scale, mode);
+    rowTail(row, to, grow, dout, outDim, count, list, scale, mode);
     return;
   }
   for (; c < end; c += 4) {
     let acc: f32 = mode == APPLY ? 0 : load<f32>(grow + c);
     for (let t: usize = 0; t < count; t++) acc += load<f32>(list + (t << 3), 4) * load<f32>(dout + c + <usize>load<u32>(list + (t << 3)));
-    finishOne(row + c, grow + c, acc, scale, mode);
+    finishOne(row + c, to, grow + c, acc, scale, mode);
   }
 }
 
@@ -150,7 +155,7 @@ function sortPartial(scratch: usize, lists: usize, listBytes: usize, inp: usize,
  * at the row's end; only its lanes past the whole vectors are kept, each the same float
  * sums as a walk of its own would give.
  */
-@inline function rowTail(row: usize, grow: usize, dout: usize, outDim: i32, count: usize, list: usize, scale: f32, mode: i32): void {
+@inline function rowTail(row: usize, to: usize, grow: usize, dout: usize, outDim: i32, count: usize, list: usize, scale: f32, mode: i32): void {
   const at = <usize>(outDim - 4) << 2;
   let a = mode == APPLY ? f32x4.splat(0) : v128.load(grow + at);
   const d = dout + at;
@@ -159,23 +164,23 @@ function sortPartial(scratch: usize, lists: usize, listBytes: usize, inp: usize,
     a = f32x4.add(a, f32x4.mul(v128.load32_splat(e, 4), v128.load(d + <usize>load<u32>(e))));
   }
   const tail = outDim & 3;
-  if (tail == 3) finishOne(row + at + 4, grow + at + 4, f32x4.extract_lane(a, 1), scale, mode);
-  if (tail >= 2) finishOne(row + at + 8, grow + at + 8, f32x4.extract_lane(a, 2), scale, mode);
-  finishOne(row + at + 12, grow + at + 12, f32x4.extract_lane(a, 3), scale, mode);
+  if (tail == 3) finishOne(row + at + 4, to, grow + at + 4, f32x4.extract_lane(a, 1), scale, mode);
+  if (tail >= 2) finishOne(row + at + 8, to, grow + at + 8, f32x4.extract_lane(a, 2), scale, mode);
+  finishOne(row + at + 12, to, grow + at + 12, f32x4.extract_lane(a, 3), scale, mode);
 }
 
-@inline function finishOne(w: usize, g: usize, acc: f32, scale: f32, mode: i32): void {
+@inline function finishOne(w: usize, to: usize, g: usize, acc: f32, scale: f32, mode: i32): void {
   if (mode == ACCUMULATE) store<f32>(g, acc);
   else {
-    store<f32>(w, load<f32>(w) - scale * acc);
+    store<f32>(w + to, load<f32>(w) - scale * acc);
     if (mode != APPLY) store<f32>(g, 0);
   }
 }
 
-@inline function finish(row: usize, grow: usize, acc: v128, sv: v128, mode: i32, offset: usize): void {
+@inline function finish(row: usize, to: usize, grow: usize, acc: v128, sv: v128, mode: i32, offset: usize): void {
   if (mode == ACCUMULATE) v128.store(grow + offset, acc);
   else {
-    v128.store(row + offset, f32x4.sub(v128.load(row + offset), f32x4.mul(sv, acc)));
+    v128.store(row + to + offset, f32x4.sub(v128.load(row + offset), f32x4.mul(sv, acc)));
     if (mode != APPLY) v128.store(grow + offset, f32x4.splat(0));
   }
 }
@@ -185,7 +190,7 @@ function sortPartial(scratch: usize, lists: usize, listBytes: usize, inp: usize,
  * row's samples, their sums in registers: 7 accumulators + 7 loads + the input splat fit
  * V8's 15 xmm registers, and 8 make it spill.
  */
-@inline function rowBlock(width: i32, row: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {
+@inline function rowBlock(width: i32, row: usize, to: usize, grow: usize, d: usize, count: usize, list: usize, scale: f32, mode: i32): void {
   const z = f32x4.splat(0);
   const fromSums = mode != APPLY;
   let a0 = fromSums ? v128.load(grow) : z;
@@ -208,11 +213,11 @@ function sortPartial(scratch: usize, lists: usize, listBytes: usize, inp: usize,
     if (width > 6) a6 = f32x4.add(a6, f32x4.mul(xv, v128.load(p, 96)));
   }
   const sv = f32x4.splat(scale);
-  finish(row, grow, a0, sv, mode, 0);
-  if (width > 1) finish(row, grow, a1, sv, mode, 16);
-  if (width > 2) finish(row, grow, a2, sv, mode, 32);
-  if (width > 3) finish(row, grow, a3, sv, mode, 48);
-  if (width > 4) finish(row, grow, a4, sv, mode, 64);
-  if (width > 5) finish(row, grow, a5, sv, mode, 80);
-  if (width > 6) finish(row, grow, a6, sv, mode, 96);
+  finish(row, to, grow, a0, sv, mode, 0);
+  if (width > 1) finish(row, to, grow, a1, sv, mode, 16);
+  if (width > 2) finish(row, to, grow, a2, sv, mode, 32);
+  if (width > 3) finish(row, to, grow, a3, sv, mode, 48);
+  if (width > 4) finish(row, to, grow, a4, sv, mode, 64);
+  if (width > 5) finish(row, to, grow, a5, sv, mode, 80);
+  if (width > 6) finish(row, to, grow, a6, sv, mode, 96);
 }

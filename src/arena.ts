@@ -1,8 +1,8 @@
 // Where every float of a training run lives: one shared WebAssembly.Memory (its buffer
-// is a SharedArrayBuffer) holding the parameters, a gradient accumulator, the round
-// buffer in which every sample of a round leaves its activations and deltas, each
-// thread's small scratch, and a copy of the data set's pixels, so that the WebAssembly
-// kernels can read them. The coordinator and all workers compute the same plan from the
+// is a SharedArrayBuffer) holding the parameters (two copies that take turns), a gradient
+// accumulator, the round buffer in which every sample of a round leaves its activations
+// and deltas, each thread's small scratch, and a copy of the data set's pixels, so that
+// the WebAssembly kernels can read them. The coordinator and all workers compute the same plan from the
 // same inputs, so a command only carries sample ranges and scalars.
 import { updateRowsScratch } from './kernels.js';
 import type { Split } from './mnist.js';
@@ -31,6 +31,12 @@ export interface ArenaPlan {
   paramCount: number;
   /** Float offsets into the arena. */
   params: number;
+  /**
+   * The parameters' second copy. A step reads one copy and writes its update into the
+   * other, so the copy it reads stays whole until every thread has finished (a step that
+   * fails can simply run again), and no core writes lines another core has just read.
+   */
+  paramsB: number;
   /** Gradient sums carried between the rounds of one step, laid out like params; zero between steps. */
   grad: number;
   round: RoundBuffer;
@@ -52,6 +58,7 @@ export function planArena(shape: ModelShape, slotCount: number, chunk: number, p
     return at;
   };
   const params = take(shape.paramCount);
+  const paramsB = take(shape.paramCount);
   const grad = take(shape.paramCount);
   const round = {
     x: take(rows * shape.sizes[0]),
@@ -61,7 +68,7 @@ export function planArena(shape: ModelShape, slotCount: number, chunk: number, p
   };
   const rowScratch = Array.from({ length: slotCount }, () => take(updateRowsScratch(rows)));
   const pixels = offset * 4;
-  return { rows, slotCount, paramCount: shape.paramCount, params, grad, round, rowScratch, pixels, pixelBytes, bytes: pixels + pixelBytes };
+  return { rows, slotCount, paramCount: shape.paramCount, params, paramsB, grad, round, rowScratch, pixels, pixelBytes, bytes: pixels + pixelBytes };
 }
 
 export function allocateArena(plan: ArenaPlan): WebAssembly.Memory {

@@ -2,7 +2,8 @@
 // arena; in a step the workers share out the batch's samples (forward and backward to
 // the deltas), meet at a barrier, then share out the parameter rows, each reducing the
 // gradient of the rows it takes over all samples and applying SGD to them (reduce-scatter,
-// see pass.ts). The coordinator never touches a gradient: its cost per step does not
+// see pass.ts), read from one copy of the parameters and written to the other (see
+// ArenaPlan.paramsB). The coordinator never touches a gradient: its cost per step does not
 // grow with the worker count.
 // Steps reach the threads through the step loop (step-loop.ts), evaluations as Piscina tasks.
 import { Piscina } from 'piscina';
@@ -57,11 +58,7 @@ export interface EvalStats {
 
 /** The engine gave up on a step; `completed` are the steps of the call that did happen, in order. */
 export class StepsFailed extends UserError {
-  /**
-   * `torn`: the failure struck while the step was changing the weights, so the engine's
-   * weights are part-updated and must not be saved or trained on.
-   */
-  constructor(message: string, readonly completed: StepStats[], readonly torn = false) {
+  constructor(message: string, readonly completed: StepStats[]) {
     super(message);
   }
 }
@@ -69,8 +66,10 @@ export class StepsFailed extends UserError {
 export class Engine {
   readonly shape: ModelShape;
   readonly plan: ArenaPlan;
-  /** The parameter block, a view into shared memory that every worker reads. */
-  readonly params: Float32Array;
+  /** Both copies of the parameters (plan.params, plan.paramsB), views into shared memory. */
+  private readonly copies: [Float32Array, Float32Array];
+  /** Which copy holds the weights: each step reads it and writes the other. */
+  private current: 0 | 1 = 0;
   /** The data set as the workers see it: the same labels, the pixels copied into the arena. */
   readonly data: Dataset;
   /** Sample order of the current epoch; the trainer shuffles it in place between epochs. */
@@ -86,7 +85,8 @@ export class Engine {
     const { train, test } = opts.data;
     this.plan = planArena(this.shape, opts.workers, opts.chunk, train.images.length + test.images.length);
     const memory = allocateArena(this.plan);
-    this.params = new Float32Array(memory.buffer, this.plan.params * 4, this.plan.paramCount);
+    const view = (at: number): Float32Array => new Float32Array(memory.buffer, at * 4, this.plan.paramCount);
+    this.copies = [view(this.plan.params), view(this.plan.paramsB)];
     // Copied in once: the WebAssembly kernels read pixels only from their own memory.
     this.data = { train: splitInArena(memory, train, this.plan.pixels), test: splitInArena(memory, test, this.plan.pixels + train.images.length) };
     this.order = new Int32Array(new SharedArrayBuffer(train.count * 4));
@@ -115,6 +115,15 @@ export class Engine {
     return this.plan.slotCount;
   }
 
+  /** The weights, a view into the shared memory that every worker reads; a step moves them to the other copy. */
+  get params(): Float32Array {
+    return this.copies[this.current];
+  }
+
+  private get paramsAt(): number {
+    return this.current === 0 ? this.plan.params : this.plan.paramsB;
+  }
+
   /** One SGD update on the batch order[lo..hi), averaged over its hi - lo samples. */
   async step(lo: number, hi: number, lr: number): Promise<StepStats> {
     return (await this.steps(lo, hi - lo, hi, 1, lr))[0];
@@ -123,8 +132,7 @@ export class Engine {
   /**
    * `count` SGD updates on consecutive batches: update i averages over order[first + i * batch ..]
    * (`batch` samples, never past `end`). A step whose worker failed is retried; after
-   * maxRetries failures in a row, or a failure while the weights were changing (which a
-   * retry cannot undo), this throws StepsFailed holding the steps that completed.
+   * maxRetries failures in a row this throws StepsFailed holding the steps that completed.
    */
   async steps(first: number, batch: number, end: number, count: number, lr: number): Promise<StepStats[]> {
     const maxRetries = this.opts.maxRetries ?? 3;
@@ -134,12 +142,12 @@ export class Engine {
       const at = first + stats.length * batch;
       const todo = Math.min(count - stats.length, MAX_STEPS_PER_COMMAND);
       const t0 = performance.now();
-      const { results, error, torn } = await this.loop.run(at, batch, end, todo, lr);
+      const { results, error } = await this.loop.run(at, batch, end, todo, lr, this.paramsAt);
+      if (results.length % 2 === 1) this.current = this.current === 0 ? 1 : 0;
       // Steps within one command are not timed one by one on this side: share the wall time.
       const wallMs = (performance.now() - t0) / Math.max(1, results.length);
       results.forEach((r, i) => stats.push(stepStats(r, Math.min(end, at + (i + 1) * batch) - (at + i * batch), wallMs)));
       if (!error) continue;
-      if (torn) throw new StepsFailed(`a worker failed while its step's update was being applied (${error.message}): the weights are part-updated`, stats, true);
       this.grad.fill(0); // a failed step may have left sums of its earlier rounds
       failures = results.length > 0 ? 1 : failures + 1;
       if (failures > maxRetries) {
@@ -158,7 +166,7 @@ export class Engine {
     const results: EvalResult[] = await Promise.all(
       Array.from({ length: shards }, (_, slot) => {
         const [lo, hi] = shardRange(slot, shards, count);
-        const task: EvalTask = { slot, split, lo, hi };
+        const task: EvalTask = { slot, split, lo, hi, params: this.paramsAt };
         return this.pool.run(task, { name: 'evaluate' });
       }),
     );

@@ -6,9 +6,9 @@
 // with times=K the fault hits attempts step..step+K-1). In phase 1 (the default) the fault
 // strikes after the worker's part of the forward/backward pass and before the barrier,
 // while the others wait there: the case a retry must survive. With `times` above the
-// engine's retry limit the run gives up. In phase 2 it strikes after the worker has applied
-// its blocks of weight rows and before the barrier: the step's update has then begun and is
-// not counted, a retry would apply it twice, and the run must stop without saving it.
+// engine's retry limit the run gives up. In phase 2 it strikes after the worker has written
+// its blocks of updated weight rows and before the barrier: the step is not counted, and
+// its retry must start from the copy of the weights the failed attempt read.
 import { UserError } from './errors.js';
 
 export const FAULT_ENV = 'THREADGRAD_INJECT_FAULT';

@@ -13,14 +13,16 @@ export interface Kernels {
    * The weight gradient, reduced over the samples and applied, row by row. For rows k in
    * [rowLo, rowHi): g_k = sum over samples i < n, in order, of inp[i][k] * dout[i]; row
    * k == inDim is the bias (input 1), at b and gb. Then by `mode`: ACCUMULATE gW[k] += g_k;
-   * APPLY W[k] -= scale * g_k; APPLY_AND_CLEAR W[k] -= scale * (gW[k] + g_k), gW[k] = 0.
+   * APPLY W'[k] = W[k] - scale * g_k; APPLY_AND_CLEAR W'[k] = W[k] - scale * (gW[k] + g_k),
+   * gW[k] = 0. The updated rows W' are written `to` floats past the rows read (0: in place),
+   * so a step can read one copy of the weights and write the other (see ArenaPlan.params).
    * `pixels` >= 0 (first layer only) offsets a table of n u32 byte addresses of the samples'
    * pixels, from which the wasm kernels read the inputs instead of inp (same values; see
    * assembly/rows.ts for why). `scratch`: updateRowsScratch(n) floats of the calling thread.
    */
   updateRows(
     W: number, b: number, gW: number, gb: number, inp: number, pixels: number, dout: number, n: number, inDim: number, outDim: number,
-    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, scratch: number,
+    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, scratch: number, to: number,
   ): void;
   /** f[out + i] = pixels[from + i] / 255 for i < count: one image into the input scratch. */
   scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void;
@@ -88,7 +90,7 @@ export class TsKernels implements Kernels {
 
   updateRows(
     W: number, b: number, gW: number, gb: number, inp: number, _pixels: number, dout: number, n: number, inDim: number, outDim: number,
-    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, _scratch: number,
+    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, _scratch: number, to: number,
   ): void {
     const f = this.f;
     if (this.row.length < outDim) this.row = new Float64Array(outDim);
@@ -105,7 +107,7 @@ export class TsKernels implements Kernels {
       }
       for (let j = 0; j < outDim; j++) {
         if (mode === ACCUMULATE) f[grow + j] = g[j];
-        else f[row + j] -= scale * g[j];
+        else f[row + to + j] = f[row + j] - scale * g[j];
         if (mode === APPLY_AND_CLEAR) f[grow + j] = 0;
       }
     }

@@ -5,7 +5,8 @@
 //     pre-activation). Each sample leaves its activations and deltas in its own row of
 //     the round buffer.
 //  2. updateWeights, parameter row by parameter row: the row's gradient summed over every
-//     sample of the round, dW[k] = sum_i inp[i][k] * delta[i], and the SGD update of it.
+//     sample of the round, dW[k] = sum_i inp[i][k] * delta[i], and the SGD update of it,
+//     written into the other copy of the parameters (see ArenaPlan.paramsB).
 //
 // A shard's partial gradient Xᵀ·Δ thus travels in factored form (its layer inputs and
 // deltas, a few KB, instead of a 100,000-float matrix), and the reduction over shards
@@ -28,6 +29,8 @@ export interface Net {
   shape: ModelShape;
   plan: ArenaPlan;
   kernels: Kernels;
+  /** Which copy of the parameters (plan.params or plan.paramsB) the passes read. */
+  params: number;
   /** The arena as floats: the same memory the kernels address by offset. */
   f: FloatArray;
   /** The round buffer's pixel address table (plan.round.pixelRows) as integers. */
@@ -39,7 +42,7 @@ export interface Net {
 
 export function makeNet(shape: ModelShape, plan: ArenaPlan, kernels: Kernels, f: FloatArray): Net {
   const pixelRows = new Int32Array(f.buffer, f.byteOffset + plan.round.pixelRows * f.BYTES_PER_ELEMENT, plan.rows);
-  return { shape, plan, kernels, f, pixelRows, labels: new Uint8Array(plan.rows), predictions: new Uint8Array(plan.rows) };
+  return { shape, plan, kernels, params: plan.params, f, pixelRows, labels: new Uint8Array(plan.rows), predictions: new Uint8Array(plan.rows) };
 }
 
 /** One row's exponentials, computed once for the sum and the gradient. */
@@ -99,7 +102,7 @@ function inputOf(net: Net, l: number): number {
 }
 
 function forward(net: Net, r0: number, n: number): void {
-  const { params } = net.plan;
+  const { params } = net;
   net.shape.layers.forEach((L, l) => {
     const last = l === net.shape.layers.length - 1;
     net.kernels.matmulForward(net.plan.round.act[l] + r0 * L.outDim, inputOf(net, l) + r0 * L.inDim, params + L.w, params + L.b, n, L.inDim, L.outDim, !last);
@@ -108,7 +111,8 @@ function forward(net: Net, r0: number, n: number): void {
 
 /** Deltas of every hidden layer from the last layer's; the pixels need none. */
 function backpropDeltas(net: Net, r0: number, n: number): void {
-  const { params, round } = net.plan;
+  const { params } = net;
+  const { round } = net.plan;
   for (let l = net.shape.layers.length - 1; l > 0; l--) {
     const L = net.shape.layers[l];
     net.kernels.backpropInput(round.delta[l - 1] + r0 * L.inDim, round.delta[l] + r0 * L.outDim, round.act[l - 1] + r0 * L.inDim, params + L.w, n, L.inDim, L.outDim);
@@ -153,13 +157,17 @@ export function rowBlocks(shape: ModelShape): RowBlock[] {
 
 const BLOCK_ROWS = 16;
 
-/** Phase 2 for one block over the round's n samples; `slot` names the calling thread's scratch. */
-export function updateWeights(net: Net, block: RowBlock, n: number, scale: number, mode: UpdateMode, slot: number): void {
+/**
+ * Phase 2 for one block over the round's n samples; `slot` names the calling thread's
+ * scratch. The updated rows go into the parameter copy at `into` (by default the one read).
+ */
+export function updateWeights(net: Net, block: RowBlock, n: number, scale: number, mode: UpdateMode, slot: number, into = net.params): void {
   const L = net.shape.layers[block.layer];
-  const { params, grad, round } = net.plan;
+  const { params } = net;
+  const { grad, round } = net.plan;
   net.kernels.updateRows(
     params + L.w, params + L.b, grad + L.w, grad + L.b, inputOf(net, block.layer), block.layer === 0 ? round.pixelRows : -1, round.delta[block.layer],
-    n, L.inDim, L.outDim, block.lo, block.hi, scale, mode, net.plan.rowScratch[slot],
+    n, L.inDim, L.outDim, block.lo, block.hi, scale, mode, net.plan.rowScratch[slot], into - params,
   );
 }
 

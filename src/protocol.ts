@@ -47,6 +47,8 @@ export interface EvalTask {
   split: 'train' | 'test';
   lo: number;
   hi: number;
+  /** The copy of the parameters that holds the current weights (ArenaPlan.params or paramsB). */
+  params: number;
 }
 
 export interface EvalResult {
@@ -69,11 +71,6 @@ export const SEQUENCE = 3;
 export const OPCODE = 4;
 export const DONE = 5;
 export const STEPS_DONE = 6;
-// Set to 1 by every thread before it changes the weights (phase 2 of a step's last round),
-// cleared when the step is counted in STEPS_DONE: after a failure, 0 means the weights are
-// as the last completed step left them (the step can be retried), 1 that they may be
-// part-updated.
-export const APPLYING = 7;
 // Work counters of a round's two phases (see Shares below): per thread, how
 // far its share of the round's rows (phase 1) and of the parameter blocks (phase 2) has been
 // taken. A thread's two counters share a cache line of their own, away from the words the
@@ -136,8 +133,11 @@ export class Shares {
 export const OP_STEPS = 0;
 export const OP_STOP = 1;
 
-/** command = [first sample, batch size, end sample, step count, learning rate]. */
-export const COMMAND_FIELDS = 5;
+/**
+ * command = [first sample, batch size, end sample, step count, learning rate, the copy of
+ * the parameters the first step reads]; each step writes the other copy, which the next reads.
+ */
+export const COMMAND_FIELDS = 6;
 /** Steps one command may carry: bounds the results buffer and the time between the coordinator's checks. */
 export const MAX_STEPS_PER_COMMAND = 256;
 /** Per-step, per-slot result record of the step loop, in StepResult's field order. */
@@ -205,5 +205,4 @@ export function resetBarrier(control: Int32Array): void {
   for (let i = COUNTERS; i < control.length; i++) Atomics.store(control, i, 0);
   Atomics.store(control, ABORT, 0);
   Atomics.store(control, STEPS_DONE, 0);
-  Atomics.store(control, APPLYING, 0);
 }

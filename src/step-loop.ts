@@ -7,7 +7,7 @@
 // ones, and runs evaluation tasks while the loop is stopped.
 import type { Piscina } from 'piscina';
 import {
-  APPLYING, DONE, MAX_STEPS_PER_COMMAND, OPCODE, OP_STEPS, OP_STOP, RESULT_FIELDS, SEQUENCE, STEPS_DONE, abortBarrier, resetBarrier,
+  DONE, MAX_STEPS_PER_COMMAND, OPCODE, OP_STEPS, OP_STOP, RESULT_FIELDS, SEQUENCE, STEPS_DONE, abortBarrier, resetBarrier,
   type ServeTask, type StepResult,
 } from './protocol.js';
 
@@ -16,8 +16,6 @@ export interface StepsRun {
   results: StepResult[][];
   /** Set when a thread failed: the steps after the completed ones did not happen. */
   error?: Error;
-  /** Set with error when the failed step had begun changing the weights: they are part-updated. */
-  torn?: boolean;
 }
 
 export class StepLoop {
@@ -51,14 +49,15 @@ export class StepLoop {
 
   /**
    * Run `count` SGD steps: step i takes samples order[first + i * batch ..] up to `batch`
-   * of them, never past `end`. Weights change only in a step's last phase, so after a
-   * failure before it the completed steps stand and the rest can be run again; a failure
-   * in it is reported as torn.
+   * of them, never past `end`. The first step reads the parameter copy at `params` and
+   * each step writes the other copy (see ArenaPlan.paramsB), so after a failure the
+   * completed steps stand, the copy the failed step read is whole, and the rest can be
+   * run again.
    */
-  async run(first: number, batch: number, end: number, count: number, lr: number): Promise<StepsRun> {
+  async run(first: number, batch: number, end: number, count: number, lr: number, params: number): Promise<StepsRun> {
     if (count < 1 || count > MAX_STEPS_PER_COMMAND) throw new RangeError(`step count ${count} outside 1..${MAX_STEPS_PER_COMMAND}`);
     if (!this.running) this.start();
-    this.command.set([first, batch, end, count, lr]);
+    this.command.set([first, batch, end, count, lr, params]);
     Atomics.store(this.control, STEPS_DONE, 0);
     this.publish(OP_STEPS);
     let error: Error | undefined;
@@ -69,9 +68,8 @@ export class StepLoop {
       await this.recover(); // after this, STEPS_DONE no longer moves
     }
     const completed = error ? Atomics.load(this.control, STEPS_DONE) : count;
-    const torn = error !== undefined && Atomics.load(this.control, APPLYING) === 1;
     if (error) resetBarrier(this.control);
-    return { results: Array.from({ length: completed }, (_, i) => this.resultsOf(i)), error, torn };
+    return { results: Array.from({ length: completed }, (_, i) => this.resultsOf(i)), error };
   }
 
   /** End the serve tasks so the threads take ordinary tasks again. */

@@ -94,7 +94,6 @@ export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadD
   const where = (at: { epoch: number; step: number }): string =>
     at.step === 0 ? `the start of epoch ${at.epoch}` : `epoch ${at.epoch}, step ${at.step} of ${steps}`;
   let lastSaved = run.resume && `${run.resume.path} (${where(run.resume.header)})`;
-  let lastSavedPath = run.resume?.path;
   // A step's loss measures the weights from before its update, so a save due after a step
   // waits here, with a copy of the weights, until the next loss has vetted them.
   let pending: { at: Position; params: Float32Array } | undefined;
@@ -107,7 +106,6 @@ export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadD
     };
     writeCheckpoint(path, header, params);
     lastSaved = `${path} (${where(at)})`;
-    lastSavedPath = path;
     log.info({ checkpoint: path, epoch: at.epoch, step: at.step }, 'checkpoint saved');
   };
   /** Stop at once on an exploded loss, before any save can store the weights behind it. */
@@ -130,12 +128,6 @@ export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadD
     const path = cfg.checkpoint ?? RESCUE_CHECKPOINT;
     save(path, at);
     return new UserError(`${stopped} at ${where(at)}; saved a checkpoint to ${path}; resume with: ${resumeCommand(path)}`, exitCode);
-  };
-  /** A failure left the weights part-updated: stop without saving them, and point at the last save. */
-  const stopTorn = (failure: StepsFailed, at: Position): UserError => {
-    progress.clear();
-    const last = lastSaved && lastSavedPath ? `the last checkpoint ${lastSaved} is intact; resume with: ${resumeCommand(lastSavedPath)}` : 'no checkpoint was saved';
-    return new UserError(`${failure.message}; stopped after ${where(at)} without saving them; ${last}`, failure.exitCode);
   };
 
   try {
@@ -186,8 +178,7 @@ export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadD
           s++;
           at = { ...at, step: s, lossSum: at.lossSum + stats.lossSum, correct: at.correct + stats.correct };
         }
-        // The engine gave up after retries; the barrier kept the weights as they were before the failed step.
-        if (failure?.torn) throw stopTorn(failure, at);
+        // The engine gave up after retries; the failed step wrote only the copy it did not read, so the weights are those of the completed steps.
         if (failure) throw stopWith(`${failure.message}; stopped`, at, failure.exitCode);
         if (cfg.checkpoint && every.unit === 'steps' && ((epoch - 1) * steps + at.step) % every.count === 0) {
           pending = { at, params: engine.params.slice() };

@@ -9,7 +9,7 @@ import { ACCUMULATE, APPLY, APPLY_AND_CLEAR } from '../src/kernels.js';
 import { modelShape } from '../src/model.js';
 import { evaluateRange, forwardBackward, makeNet, rowBlocks, updateWeights } from '../src/pass.js';
 import {
-  APPLYING, DONE, OPCODE, OP_STOP, RESULT_FIELDS, SEQUENCE, SPIN, STEPS_DONE, Shares, barrier, blockCounter, sampleCounter,
+  DONE, OPCODE, OP_STOP, RESULT_FIELDS, SEQUENCE, SPIN, STEPS_DONE, Shares, barrier, blockCounter, sampleCounter,
   type EvalResult, type EvalTask, type ServeTask, type StepResult, type WorkerData,
 } from '../src/protocol.js';
 import { CLASSES } from '../src/mnist.js';
@@ -44,11 +44,15 @@ export function serve({ slot, sequence }: ServeTask): void {
     if (next === sequence) continue;
     sequence = next;
     if (Atomics.load(control, OPCODE) === OP_STOP) return;
-    const [first, batch, end, count, lr] = command;
+    const [first, batch, end, count, lr, params] = command;
+    const { plan } = net;
+    const other = (copy: number): number => (copy === plan.params ? plan.paramsB : plan.params);
+    net.params = params;
     for (let i = 0; i < count; i++) {
       const lo = first + i * batch;
       const hi = Math.min(end, lo + batch);
-      const r = step(slot, lo, hi, lr / (hi - lo));
+      const r = step(slot, lo, hi, lr / (hi - lo), other(net.params));
+      net.params = other(net.params); // what this step wrote, the next one reads
       results.set([r.lossSum, r.correct, r.computeMs, r.waitMs, r.reduceMs], (i * threads + slot) * RESULT_FIELDS);
     }
     if (Atomics.add(control, DONE, 1) === threads - 1) Atomics.notify(control, DONE);
@@ -57,11 +61,12 @@ export function serve({ slot, sequence }: ServeTask): void {
 
 /**
  * This thread's part of one SGD step on samples order[lo..hi), in rounds of at most
- * plan.rows samples. Work is taken, not assigned: a thread takes pieces of its own share
+ * plan.rows samples, reading the parameters at net.params and writing the updated ones at
+ * `into`. Work is taken, not assigned: a thread takes pieces of its own share
  * of the rows (phase 1) and of the parameter blocks (phase 2), then of what is left of the
  * others' shares, so a slower core simply does less (see Shares).
  */
-function step(slot: number, lo: number, hi: number, scale: number): StepResult {
+function step(slot: number, lo: number, hi: number, scale: number, into: number): StepResult {
   const { control, sampleLoss } = data;
   const threads = net.plan.slotCount;
   const r: StepResult = { lossSum: 0, correct: 0, computeMs: 0, waitMs: 0, reduceMs: 0 };
@@ -71,7 +76,7 @@ function step(slot: number, lo: number, hi: number, scale: number): StepResult {
     const t0 = performance.now();
     // Other threads have just updated their rows of the weights: fetch them in one sweep.
     // Only the step's last round changes the weights, so later rounds find them in place.
-    if (threads > 1 && start === lo) net.kernels.pull(net.plan.params, net.plan.paramCount);
+    if (threads > 1 && start === lo) net.kernels.pull(net.params, net.plan.paramCount);
     for (samples.begin(n, Math.ceil(n / (PIECES_PER_THREAD * threads))); samples.next();) {
       r.correct += forwardBackward(net, data.train, data.order, start, samples.lo, samples.hi, sampleLoss);
     }
@@ -80,22 +85,17 @@ function step(slot: number, lo: number, hi: number, scale: number): StepResult {
     // Phase 2 reads every sample's deltas. The counters are reset by the last thread in, after
     // the others have stopped taking from them and before any can reach the next round.
     if (barrier(control, threads, spin)) samples.reset();
-    // Each thread marks the weights as changing before it writes any, so that a failure
-    // while the mark is clear can never have left them part-updated.
-    if (lastRound) Atomics.store(control, APPLYING, 1);
     const t2 = performance.now();
     if (slot === 0) for (let s = 0; s < n; s++) r.lossSum += sampleLoss[s];
     const mode = !lastRound ? ACCUMULATE : start === lo ? APPLY : APPLY_AND_CLEAR;
-    for (rows.begin(blocks.length, 1); rows.next();) updateWeights(net, blocks[rows.lo], n, scale, mode, slot);
+    for (rows.begin(blocks.length, 1); rows.next();) updateWeights(net, blocks[rows.lo], n, scale, mode, slot, into);
     if (lastRound && faultDue(data.faultHook, 2, slot, threads)) commitFault(data.faultHook!); // TEST HOOK, as above
     const t3 = performance.now();
-    // The next round's forward pass reads every row of the weights.
+    // The next round's forward pass reads every row of the weights. A step counts once every
+    // thread has written its rows: until then the copy it read is whole and it can run again.
     if (barrier(control, threads, spin)) {
       rows.reset();
-      if (lastRound) {
-        Atomics.store(control, APPLYING, 0);
-        Atomics.add(control, STEPS_DONE, 1);
-      }
+      if (lastRound) Atomics.add(control, STEPS_DONE, 1);
     }
     r.computeMs += t1 - t0;
     r.reduceMs += t3 - t2;
@@ -108,6 +108,7 @@ function step(slot: number, lo: number, hi: number, scale: number): StepResult {
 
 export function evaluate(task: EvalTask): EvalResult {
   const confusion = new Int32Array(CLASSES * CLASSES);
+  net.params = task.params;
   const { lossSum, correct } = evaluateRange(net, task.slot, data[task.split], task.lo, task.hi, confusion);
   return { lossSum, correct, confusion };
 }
