@@ -22,12 +22,15 @@ const ROWS = 16;
  * float64 multiply by 1/255 rounds to the same float32 for every byte). Pixels are never
  * written, so they sit in every core's cache, while inp was half written by other cores.
  * `scratch`: this thread's 16 counts and 16 lists of n (dout row offset, input) pairs.
- * The updated rows W' go `to` bytes past the rows read (0: in place); a row with no
- * nonzero input is then copied there unchanged.
+ * The updated rows W' go `to` bytes past the rows read (0: in place). `moved` holds a byte
+ * per row, 1 where the row's two copies may differ: a row with no nonzero input is copied
+ * to `to` only then (a row untouched for several steps is not written at all, so the
+ * other cores keep their cached lines of it), and each row's byte is left saying whether
+ * its copies now differ.
  */
 export function updateRows(
   W: usize, b: usize, gW: usize, gb: usize, inp: usize, pix: isize, dout: usize, n: i32, inDim: i32, outDim: i32,
-  rowLo: i32, rowHi: i32, scale: f32, mode: i32, scratch: usize, to: usize,
+  rowLo: i32, rowHi: i32, scale: f32, mode: i32, scratch: usize, to: usize, moved: usize,
 ): void {
   const outRow = <usize>outDim << 2;
   const inRow = <usize>inDim << 2;
@@ -41,11 +44,16 @@ export function updateRows(
     for (let j = 0; j < rows; j++) {
       const count = <usize>load<u32>(scratch + (<usize>j << 2));
       const row = <usize>(k0 + j) * outRow;
+      const differ = moved + <usize>(k0 + j);
       if (count == 0 && mode != APPLY_AND_CLEAR) { // nothing to add, nothing to clear
-        if (mode == APPLY && to != 0) memory.copy(W + row + to, W + row, outRow);
+        if (mode == APPLY) {
+          if (to != 0 && load<u8>(differ)) memory.copy(W + row + to, W + row, outRow);
+          store<u8>(differ, 0);
+        }
         continue;
       }
       updateRow(W + row, to, gW + row, dout, outDim, count, lists + <usize>j * listBytes, scale, mode);
+      if (mode != ACCUMULATE) store<u8>(differ, 1);
     }
   }
   if (rowHi > inDim) {
@@ -54,6 +62,7 @@ export function updateRows(
       store<f32>(lists + (<usize>i << 3), 1, 4);
     }
     updateRow(b, to, gb, dout, outDim, <usize>n, lists, scale, mode);
+    if (mode != ACCUMULATE) store<u8>(moved + <usize>inDim, 1);
   }
 }
 

@@ -40,6 +40,11 @@ export interface ArenaPlan {
   /** Gradient sums carried between the rounds of one step, laid out like params; zero between steps. */
   grad: number;
   round: RoundBuffer;
+  /**
+   * Per layer: a byte per parameter row (bias last), 1 where the row's two copies may
+   * differ (see Kernels.updateRows), so that a row no step has touched is not copied.
+   */
+  moved: number[];
   /** Per thread (slot): scratch for Kernels.updateRows. */
   rowScratch: number[];
   /** Byte offset of the pixel region (pixelBytes long). */
@@ -66,9 +71,10 @@ export function planArena(shape: ModelShape, slotCount: number, chunk: number, p
     act: shape.layers.map((l) => take(rows * l.outDim)),
     delta: shape.layers.map((l) => take(rows * l.outDim)),
   };
+  const moved = shape.layers.map((l) => take(Math.ceil((l.inDim + 1) / 4)));
   const rowScratch = Array.from({ length: slotCount }, () => take(updateRowsScratch(rows)));
   const pixels = offset * 4;
-  return { rows, slotCount, paramCount: shape.paramCount, params, paramsB, grad, round, rowScratch, pixels, pixelBytes, bytes: pixels + pixelBytes };
+  return { rows, slotCount, paramCount: shape.paramCount, params, paramsB, grad, round, moved, rowScratch, pixels, pixelBytes, bytes: pixels + pixelBytes };
 }
 
 export function allocateArena(plan: ArenaPlan): WebAssembly.Memory {

@@ -70,6 +70,8 @@ export class Engine {
   private readonly copies: [Float32Array, Float32Array];
   /** Which copy holds the weights: each step reads it and writes the other. */
   private current: 0 | 1 = 0;
+  /** Per layer, which rows' two copies may differ (see ArenaPlan.moved). */
+  private readonly moved: Uint8Array[];
   /** The data set as the workers see it: the same labels, the pixels copied into the arena. */
   readonly data: Dataset;
   /** Sample order of the current epoch; the trainer shuffles it in place between epochs. */
@@ -87,6 +89,7 @@ export class Engine {
     const memory = allocateArena(this.plan);
     const view = (at: number): Float32Array => new Float32Array(memory.buffer, at * 4, this.plan.paramCount);
     this.copies = [view(this.plan.params), view(this.plan.paramsB)];
+    this.moved = this.plan.moved.map((at, l) => new Uint8Array(memory.buffer, at * 4, this.shape.layers[l].inDim + 1));
     // Copied in once: the WebAssembly kernels read pixels only from their own memory.
     this.data = { train: splitInArena(memory, train, this.plan.pixels), test: splitInArena(memory, test, this.plan.pixels + train.images.length) };
     this.order = new Int32Array(new SharedArrayBuffer(train.count * 4));
@@ -142,6 +145,9 @@ export class Engine {
       const at = first + stats.length * batch;
       const todo = Math.min(count - stats.length, MAX_STEPS_PER_COMMAND);
       const t0 = performance.now();
+      // Whatever was written to the weights since (initialisation, a checkpoint, a failed
+      // step), the first step of a command copies every row it does not update.
+      for (const rows of this.moved) rows.fill(1);
       const { results, error } = await this.loop.run(at, batch, end, todo, lr, this.paramsAt);
       if (results.length % 2 === 1) this.current = this.current === 0 ? 1 : 0;
       // Steps within one command are not timed one by one on this side: share the wall time.

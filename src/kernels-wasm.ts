@@ -11,7 +11,7 @@ export interface KernelExports {
   /** pix < 0: the inputs are floats at inp. */
   updateRows(
     W: number, b: number, gW: number, gb: number, inp: number, pix: number, dout: number, n: number, inDim: number, outDim: number,
-    rowLo: number, rowHi: number, scale: number, mode: number, scratch: number, to: number,
+    rowLo: number, rowHi: number, scale: number, mode: number, scratch: number, to: number, moved: number,
   ): void;
   scalePixels(out: number, src: number, count: number): void;
   gatherPixels(out: number, table: number, n: number, count: number): void;
@@ -31,9 +31,9 @@ export class WasmKernels implements Kernels {
 
   updateRows(
     W: number, b: number, gW: number, gb: number, inp: number, pixels: number, dout: number, n: number, inDim: number, outDim: number,
-    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, scratch: number, to: number,
+    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, scratch: number, to: number, moved: number,
   ): void {
-    this.wasm.updateRows(W * 4, b * 4, gW * 4, gb * 4, inp * 4, pixels < 0 ? -1 : pixels * 4, dout * 4, n, inDim, outDim, rowLo, rowHi, scale, mode, scratch * 4, to * 4);
+    this.wasm.updateRows(W * 4, b * 4, gW * 4, gb * 4, inp * 4, pixels < 0 ? -1 : pixels * 4, dout * 4, n, inDim, outDim, rowLo, rowHi, scale, mode, scratch * 4, to * 4, moved * 4);
   }
 
   scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void {

@@ -16,13 +16,16 @@ export interface Kernels {
    * APPLY W'[k] = W[k] - scale * g_k; APPLY_AND_CLEAR W'[k] = W[k] - scale * (gW[k] + g_k),
    * gW[k] = 0. The updated rows W' are written `to` floats past the rows read (0: in place),
    * so a step can read one copy of the weights and write the other (see ArenaPlan.params).
+   * `moved` offsets a byte per row (bias last), 1 where the row's two copies may differ: a
+   * row with no nonzero input in APPLY is copied to `to` only then; every row's byte is
+   * left saying whether its copies differ now (ACCUMULATE leaves them alone).
    * `pixels` >= 0 (first layer only) offsets a table of n u32 byte addresses of the samples'
    * pixels, from which the wasm kernels read the inputs instead of inp (same values; see
    * assembly/rows.ts for why). `scratch`: updateRowsScratch(n) floats of the calling thread.
    */
   updateRows(
     W: number, b: number, gW: number, gb: number, inp: number, pixels: number, dout: number, n: number, inDim: number, outDim: number,
-    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, scratch: number, to: number,
+    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, scratch: number, to: number, moved: number,
   ): void;
   /** f[out + i] = pixels[from + i] / 255 for i < count: one image into the input scratch. */
   scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void;
@@ -90,25 +93,33 @@ export class TsKernels implements Kernels {
 
   updateRows(
     W: number, b: number, gW: number, gb: number, inp: number, _pixels: number, dout: number, n: number, inDim: number, outDim: number,
-    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, _scratch: number, to: number,
+    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, _scratch: number, to: number, moved: number,
   ): void {
     const f = this.f;
     if (this.row.length < outDim) this.row = new Float64Array(outDim);
     const g = this.row;
+    const differ = new Uint8Array(f.buffer, f.byteOffset + moved * f.BYTES_PER_ELEMENT, inDim + 1);
     for (let k = rowLo; k < rowHi; k++) {
       const row = k < inDim ? W + k * outDim : b;
       const grow = k < inDim ? gW + k * outDim : gb;
       for (let j = 0; j < outDim; j++) g[j] = mode === APPLY ? 0 : f[grow + j];
+      let inputs = 0;
       for (let i = 0; i < n; i++) {
         const x = k < inDim ? f[inp + i * inDim + k] : 1;
         if (x === 0) continue;
+        inputs++;
         const d = dout + i * outDim;
         for (let j = 0; j < outDim; j++) g[j] += x * f[d + j];
       }
-      for (let j = 0; j < outDim; j++) {
-        if (mode === ACCUMULATE) f[grow + j] = g[j];
-        else f[row + to + j] = f[row + j] - scale * g[j];
-        if (mode === APPLY_AND_CLEAR) f[grow + j] = 0;
+      if (mode === ACCUMULATE) {
+        for (let j = 0; j < outDim; j++) f[grow + j] = g[j];
+      } else if (inputs === 0 && mode === APPLY) {
+        if (to !== 0 && differ[k]) f.copyWithin(row + to, row, row + outDim);
+        differ[k] = 0;
+      } else {
+        for (let j = 0; j < outDim; j++) f[row + to + j] = f[row + j] - scale * g[j];
+        if (mode === APPLY_AND_CLEAR) f.fill(0, grow, grow + outDim);
+        differ[k] = 1;
       }
     }
   }

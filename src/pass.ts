@@ -167,7 +167,7 @@ export function updateWeights(net: Net, block: RowBlock, n: number, scale: numbe
   const { grad, round } = net.plan;
   net.kernels.updateRows(
     params + L.w, params + L.b, grad + L.w, grad + L.b, inputOf(net, block.layer), block.layer === 0 ? round.pixelRows : -1, round.delta[block.layer],
-    n, L.inDim, L.outDim, block.lo, block.hi, scale, mode, net.plan.rowScratch[slot], into - params,
+    n, L.inDim, L.outDim, block.lo, block.hi, scale, mode, net.plan.rowScratch[slot], into - params, net.plan.moved[block.layer],
   );
 }
 

@@ -6,8 +6,10 @@ import { DEFAULTS } from '../src/config.js';
 import { Engine } from '../src/engine.js';
 import { dataPaths, head, loadMnist } from '../src/mnist.js';
 import { initParams, modelShape } from '../src/model.js';
-import { rowBlocks } from '../src/pass.js';
-import { shardRange } from '../src/arena.js';
+import { forwardBackward, makeNet, rowBlocks, updateWeights } from '../src/pass.js';
+import { allocateArena, planArena, shardRange, splitInArena } from '../src/arena.js';
+import { APPLY } from '../src/kernels.js';
+import { loadKernels } from '../src/kernel-loader.js';
 import { Rng } from '../src/rng.js';
 import { shuffleEpoch, train } from '../src/train.js';
 import { pino } from 'pino';
@@ -64,6 +66,35 @@ describe('data parallel step', () => {
     const three = await stepsOn(3, 20, 50, 'wasm', [30, 17]);
     expect(maxAbsDiff(one.before, one.after)).toBeGreaterThan(1e-2);
     expect(maxAbsDiff(one.after, three.after)).toBe(0);
+  });
+});
+
+describe('the two copies of the weights', () => {
+  it.each(['ts', 'wasm'] as const)('give, over many steps of one call, the weights of the same steps done in place on one thread (%s kernels)', async (kernels) => {
+    const [batch, steps, lr] = [64, 15, 0.1];
+    const engine = new Engine({ data: small, hidden: [128, 64], workers: 2, kernels, chunk: batch });
+    engines.push(engine);
+    const rng = new Rng(7);
+    initParams(engine.params, engine.shape, rng);
+    shuffleEpoch(engine.order, rng);
+    const start = engine.params.slice();
+    // One call, so one command: within it, a row no step touches is copied only while its copies differ.
+    await engine.steps(0, batch, steps * batch, steps, lr);
+
+    const plan = planArena(engine.shape, 1, batch, small.train.images.length);
+    const memory = allocateArena(plan);
+    const f = new Float32Array(memory.buffer);
+    const net = makeNet(engine.shape, plan, await loadKernels(kernels, memory, f), f);
+    const split = splitInArena(memory, small.train, plan.pixels);
+    f.set(start, plan.params);
+    const losses = new Float64Array(plan.rows);
+    for (let s = 0; s < steps; s++) {
+      forwardBackward(net, split, engine.order, s * batch, 0, batch, losses);
+      for (const block of rowBlocks(engine.shape)) updateWeights(net, block, batch, lr / batch, APPLY, 0);
+    }
+    const inPlace = f.subarray(plan.params, plan.params + plan.paramCount);
+    expect(maxAbsDiff(start, inPlace)).toBeGreaterThan(1e-2);
+    expect(maxAbsDiff(engine.params, inPlace)).toBe(0);
   });
 });
 
