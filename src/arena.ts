@@ -2,8 +2,8 @@
 // is a SharedArrayBuffer) holding the parameters (two copies that take turns), a gradient
 // accumulator, the round buffer in which every sample of a round leaves its activations
 // and deltas, each thread's small scratch, and a copy of the data set's pixels, so that
-// the WebAssembly kernels can read them. The coordinator and all workers compute the same plan from the
-// same inputs, so a command only carries sample ranges and scalars.
+// the WebAssembly kernels can read them. The coordinator and all workers compute the same
+// plan from the same inputs, so a command only carries sample ranges and scalars.
 import { updateRowsScratch } from './kernels.js';
 import type { Split } from './mnist.js';
 import { align4, type ModelShape } from './model.js';
