@@ -7,9 +7,10 @@
 import { pixels4 } from './memory';
 import { nonzeroBytes, nonzeroWord } from './nonzero';
 
-const ACCUMULATE = 0; // gW[k] += g_k                      (a round before the step's last)
-const APPLY = 1; //      W'[k] = W[k] - scale * g_k                (a step of one round: gW stays zero)
-const APPLY_AND_CLEAR = 2; // W'[k] = W[k] - scale * (gW[k] + g_k), gW[k] = 0   (the last of several rounds)
+// What a row's sums g_k become; W' is the copy being written (see updateRows).
+const ACCUMULATE = 0; //      gW[k] += g_k                                     (a round before the step's last)
+const APPLY = 1; //           W'[k] = W[k] - scale * g_k                       (a step of one round: gW stays zero)
+const APPLY_AND_CLEAR = 2; // W'[k] = W[k] - scale * (gW[k] + g_k), gW[k] = 0  (the last of several rounds)
 
 /** Rows handled together: a sample's inputs of 16 rows are one vector of pixel bytes or four of floats. */
 const ROWS = 16;
