@@ -8,7 +8,7 @@ import { dataPaths, head, loadMnist } from '../src/mnist.js';
 import { initParams, modelShape } from '../src/model.js';
 import { forwardBackward, makeNet, rowBlocks, updateWeights } from '../src/pass.js';
 import { allocateArena, planArena, shardRange, splitInArena } from '../src/arena.js';
-import { APPLY } from '../src/kernels.js';
+import { ACCUMULATE, APPLY, APPLY_AND_CLEAR } from '../src/kernels.js';
 import { loadKernels } from '../src/kernel-loader.js';
 import { Rng } from '../src/rng.js';
 import { shuffleEpoch, train } from '../src/train.js';
@@ -70,9 +70,13 @@ describe('data parallel step', () => {
 });
 
 describe('the two copies of the weights', () => {
-  it.each(['ts', 'wasm'] as const)('give, over many steps of one call, the weights of the same steps done in place on one thread (%s kernels)', async (kernels) => {
+  it.each([
+    ['ts', 64],
+    ['wasm', 64],
+    ['wasm', 32],
+  ] as const)('give, over many steps of one call, the weights of the same steps done in place on one thread (%s kernels, rounds of %i)', async (kernels, chunk) => {
     const [batch, steps, lr] = [64, 15, 0.1];
-    const engine = new Engine({ data: small, hidden: [128, 64], workers: 2, kernels, chunk: batch });
+    const engine = new Engine({ data: small, hidden: [128, 64], workers: 2, kernels, chunk });
     engines.push(engine);
     const rng = new Rng(7);
     initParams(engine.params, engine.shape, rng);
@@ -81,7 +85,7 @@ describe('the two copies of the weights', () => {
     // One call, so one command: within it, a row no step touches is copied only while its copies differ.
     await engine.steps(0, batch, steps * batch, steps, lr);
 
-    const plan = planArena(engine.shape, 1, batch, small.train.images.length);
+    const plan = planArena(engine.shape, 1, chunk, small.train.images.length);
     const memory = allocateArena(plan);
     const f = new Float32Array(memory.buffer);
     const net = makeNet(engine.shape, plan, await loadKernels(kernels, memory, f), f);
@@ -89,8 +93,12 @@ describe('the two copies of the weights', () => {
     f.set(start, plan.params);
     const losses = new Float64Array(plan.rows);
     for (let s = 0; s < steps; s++) {
-      forwardBackward(net, split, engine.order, s * batch, 0, batch, losses);
-      for (const block of rowBlocks(engine.shape)) updateWeights(net, block, batch, lr / batch, APPLY, 0);
+      for (let r = 0; r < batch; r += chunk) {
+        // A step of several rounds carries its sums between them and applies them in the last.
+        const mode = r + chunk < batch ? ACCUMULATE : r === 0 ? APPLY : APPLY_AND_CLEAR;
+        forwardBackward(net, split, engine.order, s * batch + r, 0, chunk, losses);
+        for (const block of rowBlocks(engine.shape)) updateWeights(net, block, chunk, lr / batch, mode, 0);
+      }
     }
     const inPlace = f.subarray(plan.params, plan.params + plan.paramCount);
     expect(maxAbsDiff(start, inPlace)).toBeGreaterThan(1e-2);
