@@ -57,36 +57,25 @@ describe('worker faults', () => {
     expect(bits(result.params).equals(bits(clean.params))).toBe(true);
   });
 
-  /** A run with `fault` injected and a checkpoint file, which must stop: its error, its log and the checkpoint's path. */
-  async function stoppedRun(fault: string): Promise<{ error: UserError; records: LogRecord[]; path: string }> {
-    process.env[FAULT_ENV] = fault;
+  it.each(['throw', 'exit'])('a worker that keeps failing (%s) stops the run with a checkpoint that resumes exactly', async (kind) => {
+    // Step 40 of the run is step 10 of epoch 2; the engine tries it 1 + 3 times.
+    process.env[FAULT_ENV] = `${kind}:step=40:times=9`;
     const path = join(tempDir(), 'run.ckpt');
     const { log, records } = capture();
     const error = await train({ ...cfg, checkpoint: path }, log, data).then(
-      () => expect.fail('the run should have stopped'),
+      () => expect.fail('the run should have given up'),
       (e: unknown) => e as UserError,
     );
-    delete process.env[FAULT_ENV];
     expect(error).toBeInstanceOf(UserError);
-    return { error, records, path };
-  }
-
-  /** The checkpoint at `path` stands at `at`, and the run resumed from it ends bit-identical to the clean one. */
-  async function expectResumesExactly(path: string, at: { epoch: number; step: number }): Promise<void> {
-    const ckpt = readCheckpoint(path);
-    expect(ckpt.header).toMatchObject(at);
-    const resumed = await train(ckpt.header.config, silentLog, data, { resume: ckpt });
-    expect(bits(resumed.params).equals(bits(clean.params))).toBe(true);
-  }
-
-  it.each(['throw', 'exit'])('a worker that keeps failing (%s) stops the run with a checkpoint that resumes exactly', async (kind) => {
-    // Step 40 of the run is step 10 of epoch 2; the engine tries it 1 + 3 times.
-    const { error, records, path } = await stoppedRun(`${kind}:step=40:times=9`);
     expect(error.message).toMatch(
       /^a worker failed 4 times in a row on the same step; last error: .*; stopped at epoch 2, step 9 of 30; saved a checkpoint to .*run\.ckpt; resume with: .*train --resume .*run\.ckpt$/,
     );
     expect(records.filter((r) => r.level === 40).map((r) => r.attempt)).toEqual([1, 2, 3]);
-    await expectResumesExactly(path, { epoch: 2, step: 9 });
+    delete process.env[FAULT_ENV];
+    const ckpt = readCheckpoint(path);
+    expect(ckpt.header).toMatchObject({ epoch: 2, step: 9 });
+    const resumed = await train(ckpt.header.config, silentLog, data, { resume: ckpt });
+    expect(bits(resumed.params).equals(bits(clean.params))).toBe(true);
   });
 
   it('refuses a malformed fault spec instead of ignoring it', async () => {
