@@ -77,6 +77,11 @@ export function planArena(shape: ModelShape, slotCount: number, chunk: number, p
   return { rows, slotCount, paramCount: shape.paramCount, params, paramsB, grad, round, moved, rowScratch, pixels, pixelBytes, bytes: pixels + pixelBytes };
 }
 
+/** The copy of the parameters a step writes when it reads the one at `at`. */
+export function otherCopy(plan: ArenaPlan, at: number): number {
+  return at === plan.params ? plan.paramsB : plan.params;
+}
+
 export function allocateArena(plan: ArenaPlan): WebAssembly.Memory {
   const pages = Math.ceil(plan.bytes / PAGE);
   return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });

@@ -7,7 +7,7 @@
 // grow with the worker count.
 // Steps reach the threads through the step loop (step-loop.ts), evaluations as Piscina tasks.
 import { Piscina } from 'piscina';
-import { allocateArena, planArena, shardRange, splitInArena, type ArenaPlan } from './arena.js';
+import { allocateArena, otherCopy, planArena, shardRange, splitInArena, type ArenaPlan } from './arena.js';
 import type { Dataset } from './mnist.js';
 import { CLASSES } from './mnist.js';
 import { modelShape, type ModelShape } from './model.js';
@@ -66,10 +66,10 @@ export class StepsFailed extends UserError {
 export class Engine {
   readonly shape: ModelShape;
   readonly plan: ArenaPlan;
-  /** Both copies of the parameters (plan.params, plan.paramsB), views into shared memory. */
-  private readonly copies: [Float32Array, Float32Array];
-  /** Which copy holds the weights: each step reads it and writes the other. */
-  private current: 0 | 1 = 0;
+  /** Both copies of the parameters, views into shared memory by their offset (plan.params, plan.paramsB). */
+  private readonly copies: Record<number, Float32Array>;
+  /** The offset of the copy that holds the weights: each step reads it and writes the other. */
+  private paramsAt: number;
   /** Per layer, which rows' two copies may differ (see ArenaPlan.moved). */
   private readonly moved: Uint8Array[];
   /** The data set as the workers see it: the same labels, the pixels copied into the arena. */
@@ -88,7 +88,8 @@ export class Engine {
     this.plan = planArena(this.shape, opts.workers, opts.chunk, train.images.length + test.images.length);
     const memory = allocateArena(this.plan);
     const view = (at: number): Float32Array => new Float32Array(memory.buffer, at * 4, this.plan.paramCount);
-    this.copies = [view(this.plan.params), view(this.plan.paramsB)];
+    this.copies = { [this.plan.params]: view(this.plan.params), [this.plan.paramsB]: view(this.plan.paramsB) };
+    this.paramsAt = this.plan.params;
     this.moved = this.plan.moved.map((at, l) => new Uint8Array(memory.buffer, at * 4, this.shape.layers[l].inDim + 1));
     // Copied in once: the WebAssembly kernels read pixels only from their own memory.
     this.data = { train: splitInArena(memory, train, this.plan.pixels), test: splitInArena(memory, test, this.plan.pixels + train.images.length) };
@@ -120,11 +121,7 @@ export class Engine {
 
   /** The weights, a view into the shared memory that every worker reads; a step moves them to the other copy. */
   get params(): Float32Array {
-    return this.copies[this.current];
-  }
-
-  private get paramsAt(): number {
-    return this.current === 0 ? this.plan.params : this.plan.paramsB;
+    return this.copies[this.paramsAt];
   }
 
   /** One SGD update on the batch order[lo..hi), averaged over its hi - lo samples. */
@@ -149,7 +146,7 @@ export class Engine {
       // step), the first step of a command copies every row it does not update.
       for (const rows of this.moved) rows.fill(1);
       const { results, error } = await this.loop.run(at, batch, end, todo, lr, this.paramsAt);
-      if (results.length % 2 === 1) this.current = this.current === 0 ? 1 : 0;
+      if (results.length % 2 === 1) this.paramsAt = otherCopy(this.plan, this.paramsAt);
       // Steps within one command are not timed one by one on this side: share the wall time.
       const wallMs = (performance.now() - t0) / Math.max(1, results.length);
       results.forEach((r, i) => stats.push(stepStats(r, Math.min(end, at + (i + 1) * batch) - (at + i * batch), wallMs)));

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { workerData } from 'piscina';
 import { loadKernels } from '../src/kernel-loader.js';
 import { ACCUMULATE, APPLY, APPLY_AND_CLEAR } from '../src/kernels.js';
+import { otherCopy } from '../src/arena.js';
 import { modelShape } from '../src/model.js';
 import { evaluateRange, forwardBackward, makeNet, rowBlocks, updateWeights } from '../src/pass.js';
 import {
@@ -45,14 +46,12 @@ export function serve({ slot, sequence }: ServeTask): void {
     sequence = next;
     if (Atomics.load(control, OPCODE) === OP_STOP) return;
     const [first, batch, end, count, lr, params] = command;
-    const { plan } = net;
-    const other = (copy: number): number => (copy === plan.params ? plan.paramsB : plan.params);
     net.params = params;
     for (let i = 0; i < count; i++) {
       const lo = first + i * batch;
       const hi = Math.min(end, lo + batch);
-      const r = step(slot, lo, hi, lr / (hi - lo), other(net.params));
-      net.params = other(net.params); // what this step wrote, the next one reads
+      const r = step(slot, lo, hi, lr / (hi - lo), otherCopy(net.plan, net.params));
+      net.params = otherCopy(net.plan, net.params); // what this step wrote, the next one reads
       results.set([r.lossSum, r.correct, r.computeMs, r.waitMs, r.reduceMs], (i * threads + slot) * RESULT_FIELDS);
     }
     if (Atomics.add(control, DONE, 1) === threads - 1) Atomics.notify(control, DONE);
