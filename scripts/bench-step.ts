@@ -16,7 +16,7 @@ const report = await runBench(data, {
   hidden: DEFAULTS.hidden, kernels, chunk: DEFAULTS.chunk, seed: DEFAULTS.seed, lr: DEFAULTS.lr,
   workersList: [1, 2], batchSizes: [batch], steps, warmup, repeats, roundTrip: true,
 });
-const trip = report.meta.coreRoundTripNs as { before: number; after: number };
+const trip = report.meta.coreRoundTripNs; // measured: roundTrip is on
 const [one, two] = report.rows;
 process.stdout.write(
   `batch ${one.batchSize}, ${kernels} kernels, hidden ${DEFAULTS.hidden.join(',')}: median of ${repeats} x ${steps} steps\n` +
@@ -25,6 +25,6 @@ process.stdout.write(
       String(r.workers).padStart(7), r.msPerStep.toFixed(3).padStart(7), Math.round(r.samplesPerSec).toString().padStart(9), r.gflopsPerCore.toFixed(1).padStart(12),
       (1000 * r.coordinatorMs).toFixed(0).padStart(19), (1000 * r.cpuWaitMs).toFixed(0).padStart(16),
     ].join('  ')).join('\n') +
-    `\n2 vs 1 workers: ${(two.samplesPerSec / one.samplesPerSec).toFixed(2)}x samples/s; core-to-core round trip ${trip.before.toFixed(0)} / ${trip.after.toFixed(0)} ns before / after\n` +
+    `\n2 vs 1 workers: ${(two.samplesPerSec / one.samplesPerSec).toFixed(2)}x samples/s; core-to-core round trip ${trip.before?.toFixed(0)} / ${trip.after?.toFixed(0)} ns before / after\n` +
     `(GFLOP/s count every multiply-add of the dense layers; cpu wait: time our threads were ready to run but every core was taken; high values mean other load skewed the ratio)\n`,
 );

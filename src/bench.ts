@@ -98,7 +98,8 @@ export interface BenchRow {
 }
 
 export interface BenchReport {
-  meta: Record<string, unknown>;
+  /** The run's options and machine; coreRoundTripNs is null where the probe was skipped. */
+  meta: Record<string, unknown> & { coreRoundTripNs: { before: number | null; after: number | null } };
   rows: BenchRow[];
   cells: Cell[];
 }
