@@ -117,7 +117,7 @@ describe('a tiny real run of `threadgrad bench`', () => {
     expect(report.rows[1].speedup).toBeCloseTo(sps(c2) / sps(c1), 9);
     for (const c of report.cells) if (c.workers === 2) expect(c.independent!.map((r) => r.length)).toEqual([2, 2, 2]);
     expect(report.rows[1].independentSpeedup).toBeGreaterThan(0);
-    const { before, after } = report.meta.coreRoundTripNs as { before: number; after: number };
+    const { before, after } = report.meta.coreRoundTripNs;
     expect(before).toBeGreaterThan(0);
     expect(after).toBeGreaterThan(0);
     for (const r of report.rows) {
