@@ -156,15 +156,23 @@ export class StepAborted extends Error {
 }
 
 /**
- * Iterations of polling before sleeping at the barrier. Workers of one phase finish within
- * microseconds of each other when each has a core, and a futex sleep + wake costs tens of
- * microseconds per step. With more threads than cores a poller would hold the core that a
- * thread it waits for needs: callers then pass 0.
+ * Polls at a barrier before sleeping, shared out among the threads that wait there. Workers
+ * of one phase finish within microseconds of each other when each has a core, and a futex
+ * sleep + wake costs tens of microseconds per step. But the more threads a barrier waits
+ * for, the likelier one of them is off its core (the coordinator, V8's helper threads and
+ * the kernel take turns on the same cores), and then every poller burns its core for
+ * nothing. On a 16-core VM, 16 workers polling 20,000 times each stalled in some runs to
+ * less than 1 worker's speed; 2,000 each did not (README: Scaling on 16 cores).
  */
-export const SPIN = 20_000;
+export const SPIN_TOTAL = 40_000;
+
+/** Polls per barrier wait for `threads` workers on `cores` cores; none when threads outnumber cores (a poller would hold the core a thread it waits for needs). */
+export function barrierPolls(threads: number, cores: number): number {
+  return threads <= cores ? Math.round(SPIN_TOTAL / threads) : 0;
+}
 
 /** Wait until all `parties` workers have arrived, polling `spin` times before sleeping. Returns true in the one that arrived last. */
-export function barrier(control: Int32Array, parties: number, spin = SPIN): boolean {
+export function barrier(control: Int32Array, parties: number, spin: number): boolean {
   const generation = Atomics.load(control, GENERATION);
   if (Atomics.add(control, ARRIVED, 1) === parties - 1) {
     Atomics.store(control, ARRIVED, 0);

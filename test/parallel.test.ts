@@ -13,7 +13,7 @@ import { loadKernels } from '../src/kernel-loader.js';
 import { Rng } from '../src/rng.js';
 import { shuffleEpoch, train } from '../src/train.js';
 import { pino } from 'pino';
-import { Shares, controlWords, sampleCounter, type KernelKind } from '../src/protocol.js';
+import { SPIN_TOTAL, Shares, barrierPolls, controlWords, sampleCounter, type KernelKind } from '../src/protocol.js';
 
 const mnist = loadMnist(dataPaths(undefined));
 const small = { train: head(mnist.train, 2000), test: head(mnist.test, 500) };
@@ -169,6 +169,19 @@ describe('shares of a round', () => {
       // A thread three times as fast as the other takes some of the slow one's share.
       if (turns[0] === 3) expect(taken[0].some(([lo]) => shareOf(lo) === 1)).toBe(true);
     }
+  });
+});
+
+describe('polls at a barrier', () => {
+  it('are shared out among the waiting threads (fewer each as threads grow), and none when threads outnumber cores', () => {
+    expect(barrierPolls(2, 2)).toBe(20_000);
+    expect(barrierPolls(16, 16)).toBe(2_500);
+    for (const threads of [1, 2, 3, 4, 8, 12, 16]) {
+      expect(Math.abs(barrierPolls(threads, 16) * threads - SPIN_TOTAL)).toBeLessThanOrEqual(threads);
+      expect(barrierPolls(threads + 1, 16)).toBeLessThan(barrierPolls(threads, 16));
+    }
+    expect(barrierPolls(3, 2)).toBe(0);
+    expect(barrierPolls(17, 16)).toBe(0);
   });
 });
 

@@ -10,7 +10,7 @@ import { otherCopy } from '../src/arena.js';
 import { modelShape } from '../src/model.js';
 import { evaluateRange, forwardBackward, makeNet, rowBlocks, updateWeights } from '../src/pass.js';
 import {
-  DONE, OPCODE, OP_STOP, RESULT_FIELDS, SEQUENCE, SPIN, STEPS_DONE, Shares, barrier, blockCounter, sampleCounter,
+  DONE, OPCODE, OP_STOP, RESULT_FIELDS, SEQUENCE, STEPS_DONE, Shares, barrier, barrierPolls, blockCounter, sampleCounter,
   type EvalResult, type EvalTask, type ServeTask, type StepResult, type WorkerData,
 } from '../src/protocol.js';
 import { CLASSES } from '../src/mnist.js';
@@ -23,8 +23,7 @@ const net = makeNet(shape, data.plan, await loadKernels(data.kernels, data.memor
 const blocks = rowBlocks(shape);
 /** Phase 1 hands out a round's samples in about this many pieces per thread: fine enough that a slow core or a late start costs little. */
 const PIECES_PER_THREAD = 8;
-/** Poll at barriers only while every thread can have a core of its own. */
-const spin = data.plan.slotCount <= availableParallelism() ? SPIN : 0;
+const spin = barrierPolls(data.plan.slotCount, availableParallelism());
 
 // This thread's shares of a round's samples (phase 1) and parameter blocks (phase 2), made
 // anew by each serve task (a Piscina thread may serve another slot after a restart). Module
