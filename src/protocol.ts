@@ -162,7 +162,7 @@ export class StepAborted extends Error {
  * for, the likelier one of them is off its core (the coordinator, V8's helper threads and
  * the kernel take turns on the same cores), and then every poller burns its core for
  * nothing. On a 16-core VM, 16 workers polling 20,000 times each stalled in some runs to
- * less than 1 worker's speed; 2,000 each did not (README: Scaling on 16 cores).
+ * less than 1 worker's speed; 2,000 or 2,500 each did not (README: Polling at the barrier on 16 cores).
  */
 export const SPIN_TOTAL = 40_000;
 
