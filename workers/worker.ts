@@ -23,6 +23,13 @@ const net = makeNet(shape, data.plan, await loadKernels(data.kernels, data.memor
 const blocks = rowBlocks(shape);
 /** Phase 1 hands out a round's samples in about this many pieces per thread: fine enough that a slow core or a late start costs little. */
 const PIECES_PER_THREAD = 8;
+/**
+ * A thread sweeps the whole copy of the weights into its cache at a step's start only when
+ * its share of the round is at least this many samples. A few samples touch a fraction of
+ * the first layer's rows, and the sweep would fetch more lines than it saves (16 cores,
+ * README: The weight sweep on 16 cores); 2 workers at batch 64 keep it.
+ */
+const SWEEP_MIN_SHARE = 32;
 const spin = barrierPolls(data.plan.slotCount, availableParallelism());
 
 // This thread's shares of a round's samples (phase 1) and parameter blocks (phase 2), made
@@ -74,7 +81,7 @@ function step(slot: number, lo: number, hi: number, scale: number, into: number)
     const t0 = performance.now();
     // Other threads have just updated their rows of the weights: fetch them in one sweep.
     // Only the step's last round changes the weights, so later rounds find them in place.
-    if (threads > 1 && start === lo) net.kernels.pull(net.params, net.plan.paramCount);
+    if (threads > 1 && start === lo && n >= SWEEP_MIN_SHARE * threads) net.kernels.pull(net.params, net.plan.paramCount);
     for (samples.begin(n, Math.ceil(n / (PIECES_PER_THREAD * threads))); samples.next();) {
       r.correct += forwardBackward(net, data.train, data.order, start, samples.lo, samples.hi, sampleLoss);
     }
