@@ -1,11 +1,7 @@
 #!/bin/bash
 # Device run: unpack node (if none there), production node_modules and MNIST; scaling bench, a finer curve, 1 vs 16 workers training.
 set -u
-t0=$(date +%s)
-if command -v node >/dev/null 2>&1 && node -v | grep -q '^v2[0-9]'; then NODE=$(command -v node); else
-  python3 -c "import lzma,shutil;shutil.copyfileobj(lzma.open('.dev/node.xz'),open('/tmp/node','wb'))" && chmod +x /tmp/node; NODE=/tmp/node; fi
-[ -e node_modules ] || ln -s .dev/node_modules node_modules
-mkdir -p /tmp/mnist; for f in .dev/mnist/*.gz; do gunzip -c "$f" > /tmp/mnist/$(basename "$f" .gz); done
+. "$(dirname "$0")/setup.sh"
 echo "node $($NODE -v) at $NODE; nproc $(nproc); setup $(( $(date +%s) - t0 )) s"
 lscpu 2>/dev/null | grep -E "Model name|^CPU\(s\)|Thread|Core|Socket|NUMA node|L1d|L2|L3"
 cat /proc/loadavg

@@ -1,11 +1,7 @@
 #!/bin/bash
 # Device run 5: the weight pull sweep at many workers. pull = every thread sweeps all weights at a step's start (as committed); nopull = never. Two alternating rounds.
 set -u
-t0=$(date +%s)
-if command -v node >/dev/null 2>&1 && node -v | grep -q '^v2[0-9]'; then NODE=$(command -v node); else
-  python3 -c "import lzma,shutil;shutil.copyfileobj(lzma.open('.dev/node.xz'),open('/tmp/node','wb'))" && chmod +x /tmp/node; NODE=/tmp/node; fi
-[ -e node_modules ] || ln -s .dev/node_modules node_modules
-mkdir -p /tmp/mnist; for f in .dev/mnist/*.gz; do gunzip -c "$f" > /tmp/mnist/$(basename "$f" .gz); done
+. "$(dirname "$0")/setup.sh"
 echo "node $($NODE -v); nproc $(nproc); setup $(( $(date +%s) - t0 )) s"
 for round in 1 2; do for v in pull nopull; do
   case $v in pull) P=0;; nopull) P=1000000;; esac

@@ -1,11 +1,7 @@
 #!/bin/bash
 # Device run 7: the curve on the build with both 16-core changes (shared-out polls, sweep only with >= 32 samples a thread).
 set -u
-t0=$(date +%s)
-if command -v node >/dev/null 2>&1 && node -v | grep -q '^v2[0-9]'; then NODE=$(command -v node); else
-  python3 -c "import lzma,shutil;shutil.copyfileobj(lzma.open('.dev/node.xz'),open('/tmp/node','wb'))" && chmod +x /tmp/node; NODE=/tmp/node; fi
-[ -e node_modules ] || ln -s .dev/node_modules node_modules
-mkdir -p /tmp/mnist; for f in .dev/mnist/*.gz; do gunzip -c "$f" > /tmp/mnist/$(basename "$f" .gz); done
+. "$(dirname "$0")/setup.sh"
 echo "node $($NODE -v); nproc $(nproc); setup $(( $(date +%s) - t0 )) s; $(git log --oneline -1 2>/dev/null)"
 mkdir -p $OUT/bench
 $NODE dist/src/cli.js bench --workers-list ${WL:-1,2,4,8,12,16} --repeats 5 --data-dir /tmp/mnist --out $OUT/bench 2>&1 | grep -v '"level":30,"time":[0-9]*,"batch"'
