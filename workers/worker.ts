@@ -56,8 +56,9 @@ export function serve({ slot, sequence }: ServeTask): void {
     for (let i = 0; i < count; i++) {
       const lo = first + i * batch;
       const hi = Math.min(end, lo + batch);
-      const r = step(slot, lo, hi, lr / (hi - lo), otherCopy(net.plan, net.params));
-      net.params = otherCopy(net.plan, net.params); // what this step wrote, the next one reads
+      const into = otherCopy(net.plan, net.params);
+      const r = step(slot, lo, hi, lr / (hi - lo), into);
+      net.params = into; // what this step wrote, the next one reads
       results.set([r.lossSum, r.correct, r.computeMs, r.waitMs, r.reduceMs], (i * threads + slot) * RESULT_FIELDS);
     }
     if (Atomics.add(control, DONE, 1) === threads - 1) Atomics.notify(control, DONE);
