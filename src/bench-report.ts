@@ -30,6 +30,31 @@ export const TABLE_NOTE =
   'bound = workers x the slowest of them, the most a synchronous run could reach; ' +
   'of indep. = speedup / indep.: the share of what the cores gave just then that this run got.\n';
 
+/** Below this share of the fastest core's speed, a core counts as slow (a 2-core VM's second core can run at half speed for minutes). */
+export const UNEVEN_CORES = 0.8;
+
+/**
+ * A line for a run whose cores did not run at one speed, judged by the independent copies:
+ * the slowest of a cell's copies, or the 1-worker cell itself, under UNEVEN_CORES of the
+ * fastest copy. Speedups over 1 worker then measure the cores as much as the code, while
+ * `of indep.` does not move with them. Undefined for an even run or one without copies.
+ */
+export function unevenCoresNote(rows: BenchRow[]): string | undefined {
+  // Per row with copies: the slowest copy's and the 1-worker cell's share of the fastest copy.
+  const shares = rows.filter((row) => row.fastestCopy > 0).map((row) => ({
+    row,
+    copies: row.slowestCopy / row.fastestCopy,
+    solo: rows.find((b) => b.batchSize === row.batchSize && b.workers === 1)!.samplesPerSec / row.fastestCopy,
+  }));
+  const lowest = (x: { copies: number; solo: number }): number => Math.min(x.copies, x.solo);
+  const worst = shares.sort((a, b) => lowest(a) - lowest(b))[0];
+  if (!worst || lowest(worst) >= UNEVEN_CORES) return undefined;
+  const pct = (x: number): string => `${Math.round(100 * Math.min(x, 1))}%`;
+  return `note: the cores did not run at one speed in this run: at batch ${worst.row.batchSize}, ${worst.row.workers} workers, ` +
+    `the slowest independent copy ran at ${pct(worst.copies)} of the fastest and the 1-worker cell at ${pct(worst.solo)} of it; ` +
+    `speedups over 1 worker then measure the cores as much as the code, "of indep." does not move with them (README: The ceiling)\n`;
+}
+
 /** bench.json, speedup.svg and one breakdown-b<batch>.svg per batch size; returns the paths written. */
 export function writeBenchOutputs(report: BenchReport, dir: string): string[] {
   mkdirSync(dir, { recursive: true });

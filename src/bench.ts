@@ -89,6 +89,9 @@ export interface BenchRow {
   independentSpeedup: number;
   /** workers x the slowest copy's share: a synchronous run moves at its slowest core's pace, so it cannot beat this. */
   syncBound: number;
+  /** samples/s of the slowest and the fastest of those copies (median repeat): how evenly the cores ran. */
+  slowestCopy: number;
+  fastestCopy: number;
   /**
    * speedup / independentSpeedup: the share of what these cores gave just then that the
    * shared run got. Unlike the speedup, it does not move with how fast the cores happen to
@@ -145,7 +148,7 @@ export function summarize(cells: Cell[], flops: number): BenchRow[] {
       barrierWaitMs: m.waitMaxMs / m.steps, coordinatorMs, coordinatorShare: coordinatorMs / msPerStep, coordinatorP50Ms: m.coordinatorP50Ms,
       cpuWaitMs: m.cpuWaitMs / m.steps,
       gflopsPerCore: (flops * samplesPerSec) / c.workers / 1e9,
-      independentSpeedup: NaN, syncBound: NaN, ofIndependent: NaN,
+      independentSpeedup: NaN, syncBound: NaN, slowestCopy: NaN, fastestCopy: NaN, ofIndependent: NaN,
     };
   });
   for (const r of rows) {
@@ -161,6 +164,8 @@ export function summarize(cells: Cell[], flops: number): BenchRow[] {
     const mid = byTotal[Math.floor((byTotal.length - 1) / 2)];
     rows[i].independentSpeedup = sum(mid) / solo;
     rows[i].syncBound = (c.workers * Math.min(...mid)) / solo;
+    rows[i].slowestCopy = Math.min(...mid);
+    rows[i].fastestCopy = Math.max(...mid);
     rows[i].ofIndependent = rows[i].speedup / rows[i].independentSpeedup;
   });
   return rows;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { medianRepeat, runQueueWaitMs, summarize, withBaseline, type BenchReport, type Cell, type Measurement } from '../src/bench.js';
-import { formatTable } from '../src/bench-report.js';
+import { formatTable, unevenCoresNote } from '../src/bench-report.js';
 import { coreRoundTrips } from '../src/probe.js';
 import { findAll, parseXml } from './xml.js';
 
@@ -49,6 +49,7 @@ describe('bench arithmetic on fixed timings', () => {
     expect(two.independentSpeedup).toBeCloseTo(11000 / 6400, 9);
     expect(two.syncBound).toBeCloseTo((2 * 5000) / 6400, 9);
     expect(two.ofIndependent).toBeCloseTo(1000 / 600 / (11000 / 6400), 9);
+    expect([two.slowestCopy, two.fastestCopy]).toEqual([5000, 6000]);
     expect(one.independentSpeedup).toBeNaN();
     expect(one.ofIndependent).toBeNaN();
   });
@@ -66,6 +67,20 @@ describe('bench arithmetic on fixed timings', () => {
   it('needs a 1-worker cell for every batch size, and always measures one', () => {
     expect(() => summarize([{ batchSize: 64, workers: 2, repeats: [rep(1)] }], 1)).toThrow(/1-worker/);
     expect(withBaseline([4, 2, 2])).toEqual([1, 2, 4]);
+  });
+
+  it('notes a run whose cores ran at unequal speeds, from the copies or the 1-worker cell', () => {
+    const rowsOf = (soloMs: number, copies: number[] | undefined): ReturnType<typeof summarize> => summarize([
+      { batchSize: 64, workers: 1, repeats: [rep(soloMs)] },
+      { batchSize: 64, workers: 2, repeats: [rep(600)], independent: copies && [copies] },
+    ], 1e6);
+    // Copies within 20% of each other and a 1-worker cell as fast as the fastest: no note.
+    expect(unevenCoresNote([one, two])).toBeUndefined();
+    expect(unevenCoresNote(rowsOf(1000, undefined))).toBeUndefined();
+    // One core at half speed while the copies ran.
+    expect(unevenCoresNote(rowsOf(1000, [7000, 3500]))).toMatch(/batch 64, 2 workers, the slowest independent copy ran at 50% of the fastest and the 1-worker cell at 91% of it/);
+    // The 1-worker cell landed on the slow core: its 3200 samples/s against copies of 6400 and 6000.
+    expect(unevenCoresNote(rowsOf(2000, [6400, 6000]))).toMatch(/copy ran at 94% of the fastest and the 1-worker cell at 50% of it/);
   });
 
   it('prints the derived columns', () => {

@@ -3,7 +3,7 @@
 // settings share the train command's names and sources (flags > env > --config > defaults).
 import type { Argv, CommandModule } from 'yargs';
 import { defaultWorkersList, JIT_WARMUP_STEPS, runBench } from '../bench.js';
-import { formatTable, TABLE_NOTE, writeBenchOutputs } from '../bench-report.js';
+import { formatTable, TABLE_NOTE, unevenCoresNote, writeBenchOutputs } from '../bench-report.js';
 import { integerIn } from '../config.js';
 import { UserError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -50,6 +50,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   if (before !== null && after !== null) {
     process.stdout.write(`core-to-core round trip of a cache line: ${before.toFixed(0)} ns before the cells, ${after.toFixed(0)} ns after (what every line the workers share costs; see README)\n`);
   }
+  process.stdout.write(unevenCoresNote(report.rows) ?? '');
   log.info({ written }, 'wrote results');
 }
 
