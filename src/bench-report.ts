@@ -2,7 +2,7 @@
 // bench.json with the SVG charts written to a folder.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BenchReport, BenchRow } from './bench.js';
+import { oneWorkerRow, type BenchReport, type BenchRow } from './bench.js';
 import { lineChart, stackedBarChart } from './svg.js';
 
 const HEAD = ['batch', 'workers', 'samples/s', 'speedup', 'effic.', 'ms/step', 'compute', 'wait+disp', 'reduce', 'barrier', 'coord', 'coord%', 'coord p50', 'cpu wait', 'GFLOP/s/core', 'indep.', 'bound', 'of indep.'];
@@ -44,7 +44,7 @@ export function unevenCoresNote(rows: BenchRow[]): string | undefined {
   const shares = rows.filter((row) => row.fastestCopy > 0).map((row) => ({
     row,
     copies: row.slowestCopy / row.fastestCopy,
-    solo: rows.find((b) => b.batchSize === row.batchSize && b.workers === 1)!.samplesPerSec / row.fastestCopy,
+    solo: oneWorkerRow(rows, row.batchSize).samplesPerSec / row.fastestCopy,
   }));
   const lowest = (x: { copies: number; solo: number }): number => Math.min(x.copies, x.solo);
   const worst = shares.sort((a, b) => lowest(a) - lowest(b))[0];

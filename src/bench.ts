@@ -134,6 +134,13 @@ export function medianRepeat(repeats: Measurement[]): Measurement {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
+/** The row every speedup at this batch size is relative to. */
+export function oneWorkerRow(rows: BenchRow[], batchSize: number): BenchRow {
+  const base = rows.find((b) => b.batchSize === batchSize && b.workers === 1);
+  if (!base) throw new Error(`no 1-worker measurement for batch size ${batchSize}`);
+  return base;
+}
+
 export function summarize(cells: Cell[], flops: number): BenchRow[] {
   const rows = cells.map((c) => {
     const m = medianRepeat(c.repeats);
@@ -152,20 +159,18 @@ export function summarize(cells: Cell[], flops: number): BenchRow[] {
     };
   });
   for (const r of rows) {
-    const base = rows.find((b) => b.batchSize === r.batchSize && b.workers === 1);
-    if (!base) throw new Error(`no 1-worker measurement for batch size ${r.batchSize}`);
-    r.speedup = r.samplesPerSec / base.samplesPerSec;
+    r.speedup = r.samplesPerSec / oneWorkerRow(rows, r.batchSize).samplesPerSec;
     r.efficiency = r.speedup / r.workers;
   }
   cells.forEach((c, i) => {
     if (!c.independent?.length) return;
-    const solo = rows.find((b) => b.batchSize === c.batchSize && b.workers === 1)!.samplesPerSec;
+    const solo = oneWorkerRow(rows, c.batchSize).samplesPerSec;
     const byTotal = [...c.independent].sort((a, b) => sum(a) - sum(b));
     const mid = byTotal[Math.floor((byTotal.length - 1) / 2)];
-    rows[i].independentSpeedup = sum(mid) / solo;
-    rows[i].syncBound = (c.workers * Math.min(...mid)) / solo;
     rows[i].slowestCopy = Math.min(...mid);
     rows[i].fastestCopy = Math.max(...mid);
+    rows[i].independentSpeedup = sum(mid) / solo;
+    rows[i].syncBound = (c.workers * rows[i].slowestCopy) / solo;
     rows[i].ofIndependent = rows[i].speedup / rows[i].independentSpeedup;
   });
   return rows;
