@@ -22,7 +22,7 @@ const batch = flags.int('batch', 1, DEFAULTS.chunk);
 const rounds = flags.int('rounds', 1);
 const kernels = flags.oneOf('kernels', KERNEL_KINDS);
 
-const { train } = loadMnist(dataPaths(undefined));
+const { train } = await loadMnist(dataPaths(undefined));
 const shape = modelShape(DEFAULTS.hidden);
 const plan = planArena(shape, 1, DEFAULTS.chunk, train.images.length);
 const memory = allocateArena(plan);

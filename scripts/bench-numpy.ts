@@ -45,7 +45,7 @@ function numpyEpochSeconds(batch: number): { seconds: number; info: unknown } {
   return { seconds: (median(r.epochSeconds.slice(1)) * 60_000) / (steps * batch), info: { blas: r.blas, testAccuracy: r.testAccuracy } };
 }
 
-const data = loadMnist(dataPaths(undefined));
+const data = await loadMnist(dataPaths(undefined));
 async function oursEpochSeconds(batch: number, workers: number): Promise<number> {
   const cfg = { ...DEFAULTS, epochs: EPOCHS, batchSize: batch, workers, kernels };
   const result = await train(cfg, pino({ level: 'silent' }), data);

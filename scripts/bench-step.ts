@@ -11,7 +11,7 @@ const flags = scriptFlags('bench-step', USAGE, { kernels: DEFAULTS.kernels, batc
 const kernels = flags.oneOf('kernels', KERNEL_KINDS);
 const [batch, steps, warmup, repeats] = [flags.int('batch', 1), flags.int('steps', 1), flags.int('warmup', 0), flags.int('repeats', 1)];
 
-const data = loadMnist(dataPaths(undefined));
+const data = await loadMnist(dataPaths(undefined));
 const report = await runBench(data, {
   hidden: DEFAULTS.hidden, kernels, chunk: DEFAULTS.chunk, seed: DEFAULTS.seed, lr: DEFAULTS.lr,
   workersList: [1, 2], batchSizes: [batch], steps, warmup, repeats, roundTrip: true,

@@ -17,7 +17,7 @@ const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1).padStart(7) 
 const scratch = mkdtempSync(join(tmpdir(), 'threadgrad-rss-'));
 const cfg = resolveConfig({ env: process.env });
 cfg.checkpoint ??= join(scratch, 'rss.ckpt');
-const data = loadDataset(cfg);
+const data = await loadDataset(cfg);
 const before = process.memoryUsage().rss;
 const samples: number[] = [];
 process.stdout.write(`${cfg.epochs} epochs, ${data.train.count} training samples, hidden ${cfg.hidden.join(',')}, ${cfg.workers} workers\n`);

@@ -4,6 +4,8 @@
 // and deltas, each thread's small scratch, and a copy of the data set's pixels, so that
 // the WebAssembly kernels can read them. The coordinator and all workers compute the same
 // plan from the same inputs, so a command only carries sample ranges and scalars.
+import { totalmem } from 'node:os';
+import { UserError } from './errors.js';
 import { updateRowsScratch } from './kernels.js';
 import type { Split } from './mnist.js';
 import { align4, type ModelShape } from './model.js';
@@ -82,7 +84,36 @@ export function otherCopy(plan: ArenaPlan, at: number): number {
   return at === plan.params ? plan.paramsB : plan.params;
 }
 
+/** What a worker thread costs besides the arena (its V8 isolate, Piscina, the kernels' instance): about 10.5 MiB measured, with room. */
+export const THREAD_BYTES = 16 * 2 ** 20;
+
+/** A WebAssembly memory holds at most 65,536 pages of 64 KiB: every byte a kernel addresses must lie below 4 GiB. */
+export const MAX_ARENA_BYTES = 65536 * PAGE;
+
+const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(bytes < 2 ** 30 ? 2 : 1)} GiB`;
+
+/** Bytes an engine of `plan` takes: its arena and its pool's threads. */
+export const engineBytes = (plan: ArenaPlan): number => plan.bytes + plan.slotCount * THREAD_BYTES;
+
+/**
+ * Refuses, before anything is allocated, a plan whose arena would not fit the 4 GiB a
+ * WebAssembly memory can address, or whose engine would not fit the machine's memory,
+ * naming what it would need.
+ */
+export function checkPlanFits(plan: ArenaPlan, memory = totalmem()): void {
+  const net = `this network (${plan.paramCount.toLocaleString('en-US')} parameters, rounds of ${plan.rows} samples) with its data`;
+  const smaller = 'use smaller --hidden layers or a smaller --chunk (samples per round)';
+  if (plan.bytes > MAX_ARENA_BYTES) throw new UserError(`${net} needs ${gib(plan.bytes)} of shared memory, more than the 4 GiB WebAssembly can address; ${smaller}`, 2);
+  checkMemory(engineBytes(plan), `${net} on ${plan.slotCount} worker thread(s)`, `${smaller}, or fewer --workers`, memory);
+}
+
+/** `bytes` of `what` fit the machine's `memory`, or a usage error says so. */
+export function checkMemory(bytes: number, what: string, advice: string, memory = totalmem()): void {
+  if (bytes > memory) throw new UserError(`${what} needs ${gib(bytes)} of memory, more than this machine's ${gib(memory)}; ${advice}`, 2);
+}
+
 export function allocateArena(plan: ArenaPlan): WebAssembly.Memory {
+  checkPlanFits(plan);
   const pages = Math.ceil(plan.bytes / PAGE);
   return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
 }

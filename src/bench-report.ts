@@ -1,7 +1,8 @@
 // What the benchmark reports, from a finished BenchReport: the table printed on stdout, and
 // bench.json with the SVG charts written to a folder.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureFolder } from './files.js';
 import { oneWorkerRow, type BenchReport, type BenchRow } from './bench.js';
 import { lineChart, stackedBarChart } from './svg.js';
 
@@ -57,7 +58,7 @@ export function unevenCoresNote(rows: BenchRow[]): string | undefined {
 
 /** bench.json, speedup.svg and one breakdown-b<batch>.svg per batch size; returns the paths written. */
 export function writeBenchOutputs(report: BenchReport, dir: string): string[] {
-  mkdirSync(dir, { recursive: true });
+  ensureFolder(dir, 'benchmark results');
   const written: string[] = [];
   const put = (name: string, content: string): void => {
     const path = join(dir, name);

@@ -3,6 +3,7 @@
 // coordinator's clock around a block of steps, and the per-step times the workers report.
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
+import { checkMemory, engineBytes, planArena } from './arena.js';
 import { Engine, type StepStats } from './engine.js';
 import { coreRoundTrips } from './probe.js';
 import type { Dataset } from './mnist.js';
@@ -257,15 +258,28 @@ export async function measure(engine: Engine, batchSize: number, opts: BenchOpti
   return m;
 }
 
+/** Every pool of the run (one per worker count, and the independent copies) is alive at once: refuse up front what would not fit in memory. */
+function checkBenchFits(data: Dataset, opts: BenchOptions, workersList: number[]): void {
+  const pixels = data.train.images.length + data.test.images.length;
+  const bytes = (workers: number): number => engineBytes(planArena(modelShape(opts.hidden), workers, opts.chunk, pixels));
+  const copies = opts.independent ? Math.max(...workersList) - 1 : 0;
+  checkMemory(
+    sum(workersList.map(bytes)) + copies * bytes(1),
+    `a benchmark of ${workersList.join(', ')} workers${copies ? ` and ${copies} independent 1-worker copies` : ''}, every pool alive at once,`,
+    'measure fewer or smaller worker counts in --workers-list (or --no-independent)',
+  );
+}
+
 /**
  * Every worker count keeps its own pool alive for the whole run, and the repeats go round
  * all cells in turn, so that a slow spell on a shared machine hits every cell alike
  * instead of one cell's every repeat.
  */
 export async function runBench(data: Dataset, opts: BenchOptions, onCell?: (cell: Cell, repeat: number) => void): Promise<BenchReport> {
+  const workersList = withBaseline(opts.workersList);
+  checkBenchFits(data, opts, workersList);
   const roundTrip = async (): Promise<number | null> => (opts.roundTrip ? median(await coreRoundTrips()) : null);
   const roundTripBefore = await roundTrip();
-  const workersList = withBaseline(opts.workersList);
   const batchSizes = [...new Set(opts.batchSizes.map((b) => Math.min(b, data.train.count)))];
   const engines = new Map<number, Engine>();
   const cells: Cell[] = batchSizes.flatMap((batchSize) => workersList.map((workers) => ({ batchSize, workers, repeats: [] })));

@@ -10,12 +10,11 @@
 // The version is checked before anything else so that a newer file is reported as such
 // rather than as corrupt; the CRC catches bit rot and any edit. Files are replaced
 // atomically, so a crash while saving leaves the previous checkpoint intact.
-import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import type { TrainConfig } from './config.js';
 import { UserError } from './errors.js';
+import { checkOutputFile, readRegularFile, writeFileAtomic } from './files.js';
 import { modelShape } from './model.js';
 import type { RngState } from './rng.js';
 
@@ -101,62 +100,17 @@ export function decodeCheckpoint(bytes: Buffer, path: string): Checkpoint {
 }
 
 export function readCheckpoint(path: string): Checkpoint {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new UserError(`cannot read checkpoint ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  return decodeCheckpoint(bytes, path);
+  return decodeCheckpoint(readRegularFile(path, 'checkpoint'), path);
 }
 
 /** Replace `path` atomically: a reader (or a crash) sees the old file or the new one, never half of one. */
 export function writeCheckpoint(path: string, header: CheckpointHeader, params: Float32Array): void {
-  const bytes = encodeCheckpoint(header, params);
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
-  let created = false;
-  try {
-    mkdirSync(dir, { recursive: true });
-    const fd = openSync(tmp, 'w');
-    created = true;
-    try {
-      writeFileSync(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    if (created) rmSync(tmp, { force: true });
-    // Node's message names the failing call and path (e.g. "EEXIST: file already exists, mkdir 'runs'").
-    throw new UserError(`cannot write checkpoint ${path}: ${(e as Error).message}`);
-  }
-  syncDirectory(dir);
+  writeFileAtomic(path, encodeCheckpoint(header, params), 'checkpoint');
 }
 
-/** Fail before training, not after an epoch of it, when checkpoints cannot be written to `path`'s folder. */
+/** Fail before training, not after an epoch of it, when checkpoints cannot be written to `path`. */
 export function checkWritable(path: string): void {
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    accessSync(dirname(path), constants.W_OK);
-  } catch (e) {
-    throw new UserError(`cannot write checkpoint ${path}: ${(e as Error).message}`);
-  }
-}
-
-/** Make the rename itself durable; some platforms and file systems refuse, which only weakens that. */
-function syncDirectory(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // best effort
-  }
+  checkOutputFile(path, 'checkpoint');
 }
 
 /** When periodic checkpoints are written: every N steps, every N epochs, or only at the end. */

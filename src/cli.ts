@@ -3,7 +3,7 @@
 // fix are printed on one line, never as a stack trace.
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { UserError } from './errors.js';
+import { Stopped, UserError } from './errors.js';
 import { trainCommand } from './commands/train.js';
 import { evalCommand } from './commands/eval.js';
 import { predictCommand } from './commands/predict.js';
@@ -21,22 +21,38 @@ export function buildCli(args: string[]): Argv {
     .command(compareBatchingCommand)
     .demandCommand(1, 'name a command, e.g. `threadgrad train`')
     .strict()
+    .middleware(lastValueWins, true)
     .help()
     .alias('h', 'help')
     .version()
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .fail((msg, err) => {
-      if (err) throw err;
-      throw new UserError(`${msg} (see \`threadgrad --help\`)`, 2);
+      // yargs reports its own parse errors (a flag without its value, say) as a YError;
+      // anything else thrown in a command is passed on as it is.
+      if (err && err.name !== 'YError') throw err;
+      throw new UserError(`${msg ?? err?.message} (see \`threadgrad --help\`)`, 2);
     });
 }
 
+/** What may hold several values: the words of a command line and predict's files. */
+const LISTS = new Set(['_', 'images']);
+
+/** A flag given twice takes its last value, as in most command lines, instead of becoming a list no setting expects. */
+function lastValueWins(argv: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(argv)) if (Array.isArray(value) && !LISTS.has(key)) argv[key] = value[value.length - 1];
+}
+
 export async function main(args = hideBin(process.argv)): Promise<void> {
+  // A reader that has seen enough (`threadgrad predict ... | head -1`) closes the pipe: stop quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
   try {
     await buildCli(args).parseAsync();
   } catch (e) {
     if (e instanceof UserError) {
-      process.stderr.write(`threadgrad: error: ${e.message}\n`);
+      process.stderr.write(`threadgrad: ${e instanceof Stopped ? '' : 'error: '}${e.message}\n`);
       process.exitCode = e.exitCode;
       return;
     }

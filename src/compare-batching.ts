@@ -2,8 +2,9 @@
 // seed and workers: how much data each update sees, how long updates and passes take,
 // and what test accuracy each reaches in the same training time and the same passes.
 // The test set is evaluated along the way; evaluation time is kept off the training clock.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureFolder } from './files.js';
 import { Engine } from './engine.js';
 import { UserError } from './errors.js';
 import type { Dataset } from './mnist.js';
@@ -141,7 +142,7 @@ export function formatComparison(results: RegimeResult[], opts: Pick<CompareOpti
 
 /** compare-batching.json and accuracy-vs-time.svg; returns the paths written. */
 export function writeComparison(results: RegimeResult[], meta: Record<string, unknown>, dir: string): string[] {
-  mkdirSync(dir, { recursive: true });
+  ensureFolder(dir, 'comparison results');
   const json = join(dir, 'compare-batching.json');
   const svg = join(dir, 'accuracy-vs-time.svg');
   writeFileSync(json, JSON.stringify({ meta, results }, null, 2) + '\n');

@@ -3,6 +3,7 @@
 // and every value, whatever its source, goes through the same validation so that a bad
 // one is reported once, by name, with where it came from.
 import { readFileSync } from 'node:fs';
+import { resolve, sep } from 'node:path';
 import { CHECKPOINT_EVERY_FORMS, parseCheckpointEvery } from './checkpoint.js';
 import { UserError } from './errors.js';
 import { KERNEL_KINDS, type KernelKind } from './protocol.js';
@@ -28,6 +29,8 @@ export interface TrainConfig {
   /** Use only the first N training / test samples (quick runs). */
   trainLimit?: number;
   testLimit?: number;
+  /** Skip an epoch's last batch when it is short (fewer than batchSize samples) instead of taking a smaller step on it. */
+  dropLast: boolean;
   /** Where to save checkpoints; none unless set (an interrupt then saves to RESCUE_CHECKPOINT). */
   checkpoint?: string;
   /** When to save to `checkpoint`, besides at the end: see parseCheckpointEvery. */
@@ -44,8 +47,12 @@ export const DEFAULTS: TrainConfig = {
   seed: 42,
   kernels: 'wasm',
   chunk: 256,
+  dropLast: false,
   checkpointEvery: 'epoch',
 };
+
+/** Worker threads one pool may have. */
+export const MAX_WORKERS = 1024;
 
 type Parser = (value: unknown, where: string) => unknown;
 
@@ -85,9 +92,14 @@ const bool: Parser = (v, where) => {
   throw usage(`${where} must be true or false, got ${show(v)}`);
 };
 
-const text: Parser = (v, where) => {
-  if (typeof v !== 'string' || v === '') throw usage(`${where} must be a non-empty string, got ${show(v)}`);
-  return v;
+/**
+ * A file or folder, made absolute against the current folder: a checkpoint stores the
+ * settings, and a run resumed or evaluated from another folder must find the same files.
+ */
+const path: Parser = (v, where) => {
+  if (typeof v !== 'string' || v === '') throw usage(`${where} must be a non-empty path, got ${show(v)}`);
+  // A trailing slash says "a folder"; resolve() would drop it, and with it the chance to refuse a folder where a file is due.
+  return resolve(v) + (/[\\/]$/.test(v) ? sep : '');
 };
 
 const oneOf = (...choices: string[]): Parser => (v, where) => choiceOf(where, v, choices);
@@ -106,18 +118,19 @@ export const SCHEMA: Record<keyof TrainConfig, Parser> = {
   fullBatch: bool,
   lr: positive,
   hidden: layerSizes,
-  workers: int(1, 1024),
+  workers: int(1, MAX_WORKERS),
   seed: int(0, 2 ** 32 - 1),
   kernels: oneOf(...KERNEL_KINDS),
   chunk: int(1, 65536),
-  dataDir: text,
-  trainImages: text,
-  trainLabels: text,
-  testImages: text,
-  testLabels: text,
+  dataDir: path,
+  trainImages: path,
+  trainLabels: path,
+  testImages: path,
+  testLabels: path,
   trainLimit: int(1, 1_000_000_000),
   testLimit: int(1, 1_000_000_000),
-  checkpoint: text,
+  dropLast: bool,
+  checkpoint: path,
   checkpointEvery: (v, where) => {
     if ((typeof v === 'string' || typeof v === 'number') && parseCheckpointEvery(String(v))) return String(v).trim().toLowerCase();
     throw usage(`${where} must be ${CHECKPOINT_EVERY_FORMS}, got ${show(v)}`);
@@ -135,9 +148,9 @@ function validate(raw: Record<string, unknown>, describe: (key: string) => strin
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
     if (value === undefined) continue;
-    const parse = SCHEMA[key as keyof TrainConfig];
-    if (!parse) throw usage(`${describe(key)}: unknown setting (known: ${KEYS.join(', ')})`);
-    out[key] = parse(value, describe(key));
+    // Own keys only: "constructor" or "__proto__" must not find Object.prototype's members.
+    if (!Object.hasOwn(SCHEMA, key)) throw usage(`${describe(key)}: unknown setting (known: ${KEYS.join(', ')})`);
+    out[key] = SCHEMA[key as keyof TrainConfig](value, describe(key));
   }
   return out as Partial<TrainConfig>;
 }
@@ -161,10 +174,31 @@ export function readConfigFile(path: string): Partial<TrainConfig> {
   return validate(json as Record<string, unknown>, (k) => `${path}: "${k}"`);
 }
 
-export function configFromEnv(env: NodeJS.ProcessEnv): Partial<TrainConfig> {
+/** THREADGRAD_* settings of `env`, except those named in `overridden` (a flag given on the command line wins, bad or not). */
+export function configFromEnv(env: NodeJS.ProcessEnv, overridden: Partial<TrainConfig> = {}): Partial<TrainConfig> {
   const raw: Record<string, unknown> = {};
-  for (const key of KEYS) if (env[envName(key)] !== undefined) raw[key] = env[envName(key)];
+  for (const key of KEYS) if (env[envName(key)] !== undefined && overridden[key] === undefined) raw[key] = env[envName(key)];
   return validate(raw, envName);
+}
+
+/** THREADGRAD_* variables that are not settings: `THREADGRAD_LOG_LEVEL` and the test hook's. */
+const OTHER_ENV = new Set(['THREADGRAD_LOG_LEVEL', 'THREADGRAD_INJECT_FAULT']);
+
+/** A warning for each THREADGRAD_* variable that names no setting (a typo would otherwise be ignored without a word). */
+export function unknownEnvWarnings(env: NodeJS.ProcessEnv): string[] {
+  const known = KEYS.map(envName);
+  return Object.keys(env)
+    .filter((name) => name.startsWith('THREADGRAD_') && !known.includes(name) && !OTHER_ENV.has(name))
+    .map((name) => {
+      const near = known.find((k) => editDistance(k, name) <= 2);
+      return `${name} is not a threadgrad setting and is ignored${near ? ` (did you mean ${near}?)` : ''}`;
+    });
+}
+
+/** The settings saved in a checkpoint, checked like any other source: a damaged or hand-edited file must not reach the engine. */
+export function configFromCheckpoint(saved: unknown, path: string): Partial<TrainConfig> {
+  if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) throw usage(`${path}: its saved settings are not an object`);
+  return validate(saved as Record<string, unknown>, (k) => `${path}: saved setting "${k}"`);
 }
 
 /** Flags as yargs parsed them (camelCase keys); only the settings given on the command line. */
@@ -176,11 +210,22 @@ export function configFromFlags(argv: Record<string, unknown>): Partial<TrainCon
 
 export function resolveConfig(sources: { flags?: Record<string, unknown>; env?: NodeJS.ProcessEnv; file?: string }): TrainConfig {
   const fromFile = sources.file ? readConfigFile(sources.file) : {};
-  const fromEnv = configFromEnv(sources.env ?? {});
   const fromFlags = configFromFlags(sources.flags ?? {});
+  const fromEnv = configFromEnv(sources.env ?? {}, fromFlags);
   return { ...DEFAULTS, ...fromFile, ...fromEnv, ...fromFlags };
 }
 
 function show(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : String(JSON.stringify(v) ?? v);
+}
+
+/** Levenshtein distance, for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
 }

@@ -1,14 +1,23 @@
 // Structured logs on stderr: JSON lines for machines (pipes, files, CI), readable lines
 // when a person watches a terminal. stdout stays free for results.
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { prettyFactory } from 'pino-pretty';
+import { clearStatusLine } from './progress.js';
 
 export type { Logger };
 
-export function createLogger(opts: { pretty?: boolean; level?: string } = {}): Logger {
+/** `terminal`: where readable lines go (stderr; a test passes its own). */
+export function createLogger(opts: { pretty?: boolean; level?: string; terminal?: { write(text: string): unknown } } = {}): Logger {
   const options = { base: undefined, level: opts.level ?? process.env.THREADGRAD_LOG_LEVEL ?? 'info' };
   if (opts.pretty ?? process.stderr.isTTY) {
-    return pino(options, pretty({ destination: 2, sync: true, colorize: true, ignore: 'time', hideObject: true, messageFormat: forPeople }));
+    const terminal = opts.terminal ?? process.stderr;
+    const prettify = prettyFactory({ colorize: true, ignore: 'time', hideObject: true, messageFormat: forPeople });
+    // Formatted here, synchronously, so that the progress bar is erased before each line and not run into.
+    const write = (line: string): void => {
+      clearStatusLine();
+      terminal.write(prettify(line));
+    };
+    return pino(options, { write });
   }
   return pino(options, pino.destination({ dest: 2, sync: true }));
 }
@@ -28,3 +37,4 @@ export function forPeople(record: Record<string, unknown>, messageKey: string): 
     .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`);
   return [record[messageKey], ...fields].join(' ');
 }
+

@@ -53,9 +53,8 @@ export function dataPaths(dir: string | undefined, overrides: Partial<DataPaths>
   return { trainImages: pick('trainImages'), trainLabels: pick('trainLabels'), testImages: pick('testImages'), testLabels: pick('testLabels') };
 }
 
-export function loadSplit(imagesPath: string, labelsPath: string): Split {
-  const images = readIdx(imagesPath);
-  const labels = readIdx(labelsPath);
+export async function loadSplit(imagesPath: string, labelsPath: string): Promise<Split> {
+  const [images, labels] = await Promise.all([readIdx(imagesPath), readIdx(labelsPath)]);
   if (images.dims.length !== 3 || images.dims[1] * images.dims[2] !== IMAGE_SIZE) {
     throw new UserError(`${imagesPath}: expected images of shape Nx28x28, found ${images.dims.join('x')}`);
   }
@@ -65,16 +64,15 @@ export function loadSplit(imagesPath: string, labelsPath: string): Split {
   if (images.dims[0] !== labels.dims[0]) {
     throw new UserError(`image/label count mismatch: ${imagesPath} has ${images.dims[0]} images, ${labelsPath} has ${labels.dims[0]} labels`);
   }
+  if (images.dims[0] === 0) throw new UserError(`${imagesPath} holds no images (its header says 0): nothing to train on or test with`);
   const bad = labels.data.findIndex((l) => l >= CLASSES);
   if (bad >= 0) throw new UserError(`${labelsPath}: label ${labels.data[bad]} at index ${bad} is not a digit 0-9`);
   return { images: images.data, labels: labels.data, count: images.dims[0] };
 }
 
-export function loadMnist(paths: DataPaths): Dataset {
-  return {
-    train: loadSplit(paths.trainImages, paths.trainLabels),
-    test: loadSplit(paths.testImages, paths.testLabels),
-  };
+export async function loadMnist(paths: DataPaths): Promise<Dataset> {
+  const [train, test] = await Promise.all([loadSplit(paths.trainImages, paths.trainLabels), loadSplit(paths.testImages, paths.testLabels)]);
+  return { train, test };
 }
 
 /** The first n samples of a split, sharing its memory (no copy). */

@@ -22,8 +22,8 @@ export interface ModelShape {
   paramCount: number;
 }
 
-/** Round up to a multiple of 4 floats (16 bytes, one f32x4 SIMD lane group). */
-export const align4 = (n: number): number => (n + 3) & ~3;
+/** Round up to a multiple of 4 floats (16 bytes, one f32x4 SIMD lane group); in doubles, not 32-bit integers, so that no size wraps around. */
+export const align4 = (n: number): number => Math.ceil(n / 4) * 4;
 
 export function modelShape(hidden: number[]): ModelShape {
   const sizes = [IMAGE_SIZE, ...hidden, CLASSES];

@@ -19,7 +19,12 @@ export function isPng(bytes: Uint8Array): boolean {
   return bytes.length >= SIGNATURE.length && SIGNATURE.equals(bytes.subarray(0, SIGNATURE.length));
 }
 
-export function decodePng(bytes: Buffer, name: string): GrayImage {
+/**
+ * The image of a PNG file. `fits` checks the size in the header, before any pixel data is
+ * inflated, so that a small file that declares a huge image costs nothing; the data is
+ * then inflated no further than that size.
+ */
+export function decodePng(bytes: Buffer, name: string, fits: (width: number, height: number) => void = () => {}): GrayImage {
   const bad = (why: string): UserError => new UserError(`${name}: ${why}`);
   if (!isPng(bytes)) throw bad('not a PNG file');
   let header: { width: number; height: number; bitDepth: number; colorType: number; interlace: number } | undefined;
@@ -36,6 +41,7 @@ export function decodePng(bytes: Buffer, name: string): GrayImage {
     if (type === 'IHDR') {
       if (length !== 13) throw bad(`corrupt PNG (IHDR chunk of ${length} bytes, not 13)`);
       header = { width: body.readUInt32BE(0), height: body.readUInt32BE(4), bitDepth: body[8], colorType: body[9], interlace: body[12] };
+      fits(header.width, header.height);
     } else if (type === 'IDAT') {
       data.push(body);
     } else if (type === 'IEND') {
@@ -49,13 +55,14 @@ export function decodePng(bytes: Buffer, name: string): GrayImage {
   if (bitDepth !== 8 || channels === undefined || interlace !== 0) {
     throw bad(`unsupported PNG (bit depth ${bitDepth}, colour type ${colorType}${interlace ? ', interlaced' : ''}); save it as 8-bit grayscale, RGB or RGBA, not interlaced`);
   }
+  const stride = width * channels;
   let raw: Buffer;
   try {
-    raw = inflateSync(Buffer.concat(data));
-  } catch {
+    raw = inflateSync(Buffer.concat(data), { maxOutputLength: height * (stride + 1) });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw bad(`corrupt PNG (its image data inflates past the ${width}x${height} its header declares)`);
     throw bad('corrupt PNG (its image data does not decompress)');
   }
-  const stride = width * channels;
   if (raw.length < height * (stride + 1)) throw bad('truncated PNG image data');
   const samples = unfilter(raw, width, height, channels, bad);
   const pixels = new Uint8Array(width * height);

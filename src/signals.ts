@@ -1,13 +1,37 @@
 // Ctrl-C (SIGINT) and SIGTERM during training. The first one only raises a flag: the
 // training loop sees it after the steps in flight (a fraction of a second), saves a checkpoint and stops with the
 // conventional status 128 + signal number. A second one means "now": exit at once.
-import { constants } from 'node:os';
-import { basename, relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import { basename, join, relative } from 'node:path';
+import { UserError } from './errors.js';
+import { checkOutputFile } from './files.js';
 
 const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 
 /** Where an interrupted run saves when no --checkpoint was given, relative to the working folder. */
 export const RESCUE_CHECKPOINT = 'threadgrad-interrupted.ckpt';
+
+/**
+ * Where a run without --checkpoint saves when stopped: a rescue file no earlier run left
+ * (threadgrad-interrupted.ckpt, else -2, -3, ...), in the working folder or, where that
+ * cannot be written, in the temp folder.
+ */
+export function rescuePath(): string {
+  for (const dir of [process.cwd(), tmpdir()]) {
+    for (let i = 1; i <= 1000; i++) {
+      const path = join(dir, i === 1 ? RESCUE_CHECKPOINT : RESCUE_CHECKPOINT.replace(/\.ckpt$/, `-${i}.ckpt`));
+      if (existsSync(path)) continue;
+      try {
+        checkOutputFile(path, 'checkpoint');
+        return path;
+      } catch {
+        break;
+      }
+    }
+  }
+  throw new UserError(`neither the working folder nor ${tmpdir()} can take a rescue checkpoint`);
+}
 
 export class StopRequests {
   private received: NodeJS.Signals | undefined;

@@ -6,13 +6,14 @@ import { checkResumable, checkWritable, parseCheckpointEvery, writeCheckpoint, t
 import type { TrainConfig } from './config.js';
 import { Engine, StepsFailed, type EvalStats, type StepStats } from './engine.js';
 import { MAX_STEPS_PER_COMMAND } from './protocol.js';
-import { UserError } from './errors.js';
+import { Diverged, Stopped, UserError } from './errors.js';
+import { displayPath } from './files.js';
 import type { Logger } from './log.js';
 import { dataPaths, head, loadMnist, type Dataset } from './mnist.js';
 import { initParams, modelShape } from './model.js';
 import { Progress } from './progress.js';
 import { Rng, type RngState } from './rng.js';
-import { RESCUE_CHECKPOINT, exitCodeFor, resumeCommand } from './signals.js';
+import { exitCodeFor, rescuePath, resumeCommand } from './signals.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -37,9 +38,9 @@ export interface TrainResult {
   params: Float32Array;
 }
 
-export function loadDataset(cfg: TrainConfig): Dataset {
+export async function loadDataset(cfg: TrainConfig): Promise<Dataset> {
   const paths = dataPaths(cfg.dataDir, cfg);
-  const data = loadMnist(paths);
+  const data = await loadMnist(paths);
   return {
     train: cfg.trainLimit ? head(data.train, cfg.trainLimit) : data.train,
     test: cfg.testLimit ? head(data.test, cfg.testLimit) : data.test,
@@ -48,6 +49,12 @@ export function loadDataset(cfg: TrainConfig): Dataset {
 
 export function batchSizeOf(cfg: TrainConfig, trainCount: number): number {
   return cfg.fullBatch ? trainCount : Math.min(cfg.batchSize, trainCount);
+}
+
+/** Steps of an epoch: the last one takes the n mod batch samples left over, unless dropLast skips them. */
+export function stepsPerEpoch(cfg: TrainConfig, trainCount: number): number {
+  const batch = batchSizeOf(cfg, trainCount);
+  return cfg.dropLast ? Math.floor(trainCount / batch) : Math.ceil(trainCount / batch);
 }
 
 /**
@@ -78,10 +85,13 @@ interface Position {
   rng: RngState;
 }
 
-export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadDataset(cfg), run: RunOptions = {}): Promise<TrainResult> {
+export async function train(cfg: TrainConfig, log: Logger, data?: Dataset, run: RunOptions = {}): Promise<TrainResult> {
+  data ??= await loadDataset(cfg);
   const n = data.train.count;
   const batch = batchSizeOf(cfg, n);
-  const steps = Math.ceil(n / batch);
+  const steps = stepsPerEpoch(cfg, n);
+  /** Samples an epoch trains on: all n, or the whole batches of them with dropLast. */
+  const epochSamples = Math.min(n, steps * batch);
   if (run.resume) checkResumable(run.resume, modelShape(cfg.hidden).sizes, n, batch);
   if (cfg.checkpoint) checkWritable(cfg.checkpoint);
   const every = parseCheckpointEvery(cfg.checkpointEvery) ?? { unit: 'end' };
@@ -93,7 +103,7 @@ export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadD
   const progress = new Progress();
   const where = (at: { epoch: number; step: number }): string =>
     at.step === 0 ? `the start of epoch ${at.epoch}` : `epoch ${at.epoch}, step ${at.step} of ${steps}`;
-  let lastSaved = run.resume && `${run.resume.path} (${where(run.resume.header)})`;
+  let lastSaved = run.resume && `${displayPath(run.resume.path)} (${where(run.resume.header)})`;
   // A step's loss measures the weights from before its update, so a save due after a step
   // waits here, with a copy of the weights, until the next loss has vetted them.
   let pending: { at: Position; params: Float32Array } | undefined;
@@ -105,7 +115,7 @@ export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadD
       trainCount: n, batchSize: batch, optimizer: { kind: 'sgd', lr: cfg.lr }, rng: at.rng, config: cfg, savedAt: new Date().toISOString(),
     };
     writeCheckpoint(path, header, params);
-    lastSaved = `${path} (${where(at)})`;
+    lastSaved = `${displayPath(path)} (${where(at)})`;
     log.info({ checkpoint: path, epoch: at.epoch, step: at.step }, 'checkpoint saved');
   };
   /** Stop at once on an exploded loss, before any save can store the weights behind it. */
@@ -117,17 +127,28 @@ export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadD
     if (pending && cfg.checkpoint) save(cfg.checkpoint, pending.at, pending.params);
     pending = undefined;
   };
-  const diverged = (what: string): UserError =>
-    new UserError(
-      `training diverged: ${what}; the learning rate ${cfg.lr} is probably too high (try 0.1 or lower); ` +
+  const diverged = (what: string): Diverged =>
+    new Diverged(
+      `training diverged: ${what}; the learning rate ${cfg.lr} is probably too high (try ${Number((cfg.lr / 10).toPrecision(3))} or lower); ` +
         (lastSaved ? `kept the last good checkpoint ${lastSaved}` : 'no checkpoint was saved'),
     );
-  /** Save where training stands (to the rescue file without --checkpoint) and say how to go on. */
-  const stopWith = (stopped: string, at: Position, exitCode: number): UserError => {
+  /**
+   * Save where training stands (to a new rescue file without --checkpoint) and say how to go
+   * on. A stop asked for by a signal is no error (Stopped); a save that fails is said in the
+   * message, and the exit status stays the one of the stop.
+   */
+  const stopWith = (stopped: string, at: Position, exitCode: number, asked: boolean): UserError => {
     progress.clear();
-    const path = cfg.checkpoint ?? RESCUE_CHECKPOINT;
-    save(path, at);
-    return new UserError(`${stopped} at ${where(at)}; saved a checkpoint to ${path}; resume with: ${resumeCommand(path)}`, exitCode);
+    const make = (message: string): UserError => (asked ? new Stopped(message, exitCode) : new UserError(message, exitCode));
+    let path: string;
+    try {
+      path = cfg.checkpoint ?? rescuePath();
+      save(path, at);
+    } catch (e) {
+      if (!(e instanceof UserError) || e instanceof Diverged) throw e;
+      return make(`${stopped} at ${where(at)}; the checkpoint was not saved: ${e.message}`);
+    }
+    return make(`${stopped} at ${where(at)}; saved a checkpoint to ${displayPath(path)}; resume with: ${resumeCommand(displayPath(path))}`);
   };
 
   try {
@@ -179,23 +200,23 @@ export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadD
           at = { ...at, step: s, lossSum: at.lossSum + stats.lossSum, correct: at.correct + stats.correct };
         }
         // The engine gave up after retries; the failed step wrote only the copy it did not read, so the weights are those of the completed steps.
-        if (failure) throw stopWith(`${failure.message}; stopped`, at, failure.exitCode);
+        if (failure) throw stopWith(`${failure.message}; stopped`, at, failure.exitCode, false);
         if (cfg.checkpoint && every.unit === 'steps' && ((epoch - 1) * steps + at.step) % every.count === 0) {
           pending = { at, params: engine.params.slice() };
         }
-        const seen = Math.min(n, s * batch);
-        progress.update(seen, n, `epoch ${epoch}/${cfg.epochs} loss ${(at.lossSum / seen).toFixed(4)} ${rate(seen - firstStep * batch, t0)} samples/s`);
+        const seen = Math.min(epochSamples, s * batch);
+        progress.update(seen, epochSamples, `epoch ${epoch}/${cfg.epochs} loss ${(at.lossSum / seen).toFixed(4)} ${rate(seen - firstStep * batch, t0)} samples/s`);
         const signal = run.stopRequested?.();
-        if (signal) throw stopWith(`stopped by ${signal}`, at, exitCodeFor(signal));
+        if (signal) throw stopWith(`stopped by ${signal}`, at, exitCodeFor(signal), true);
       }
       const seconds = (performance.now() - t0) / 1000;
-      const trained = n - Math.min(n, firstStep * batch);
+      const trained = epochSamples - Math.min(epochSamples, firstStep * batch);
       progress.clear();
       test = await engine.evaluate('test');
       vet(data.test.count > 0 ? test.loss : 0, `after epoch ${epoch} the test loss`); // an empty test set vets nothing
       const record: EpochRecord = {
         epoch, steps, batchSize: batch,
-        loss: at.lossSum / n, trainAcc: at.correct / n, testLoss: test.loss, testAcc: test.accuracy,
+        loss: at.lossSum / epochSamples, trainAcc: at.correct / epochSamples, testLoss: test.loss, testAcc: test.accuracy,
         seconds, samplesPerSec: trained / seconds, msPerStep: (1000 * seconds) / Math.max(1, steps - firstStep), workers: cfg.workers,
       };
       log.info(round(record), 'epoch');
@@ -205,7 +226,7 @@ export async function train(cfg: TrainConfig, log: Logger, data: Dataset = loadD
       const last = at.epoch > cfg.epochs;
       if (cfg.checkpoint && (last || (every.unit === 'epochs' && epoch % every.count === 0))) save(cfg.checkpoint, at);
       const signal = run.stopRequested?.();
-      if (signal && !last) throw stopWith(`stopped by ${signal}`, at, exitCodeFor(signal));
+      if (signal && !last) throw stopWith(`stopped by ${signal}`, at, exitCodeFor(signal), true);
     }
     test ??= await engine.evaluate('test');
     return { epochs, test, params: engine.params.slice() };

@@ -70,7 +70,7 @@ describe('bad checkpoints', () => {
 
   it('refuses a checkpoint path that cannot be written before training starts', async () => {
     const blocker = file('a-file', 'not a folder');
-    expectOneLineError(await runCli([...trainArgs, '--checkpoint', join(blocker, 'x.ckpt')]), /cannot write checkpoint .*a-file\/x\.ckpt: EEXIST: file already exists, mkdir '.*a-file'/);
+    expectOneLineError(await runCli([...trainArgs, '--checkpoint', join(blocker, 'x.ckpt')]), /cannot write checkpoint .*a-file\/x\.ckpt: .*a-file is not a folder/);
   });
 });
 
@@ -84,7 +84,7 @@ describe('a diverging run', () => {
     const r = await runCli(['train', '--resume', path, '--epochs', '3', '--lr', '50', '--checkpoint-every', '1']);
     expectOneLineError(
       r,
-      /training diverged: at epoch 2, step 2 the mean loss is .* per sample .*; the learning rate 50 is probably too high \(try 0\.1 or lower\); kept the last good checkpoint .*diverge\.ckpt \(the start of epoch 2\)$/,
+      /training diverged: at epoch 2, step 2 the mean loss is .* per sample .*; the learning rate 50 is probably too high \(try 5 or lower\); kept the last good checkpoint .*diverge\.ckpt \(the start of epoch 2\)$/,
       { afterLogs: true },
     );
     expect(readFileSync(path).equals(before)).toBe(true);

@@ -1,7 +1,7 @@
 // The checkpoint file: it round-trips bit for bit, is replaced atomically, and every kind
 // of damage is reported as what it is (not a checkpoint, newer version, truncated, corrupt).
 import { readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   FORMAT_VERSION, checkResumable, decodeCheckpoint, encodeCheckpoint, parseCheckpointEvery, readCheckpoint, writeCheckpoint,
@@ -99,6 +99,6 @@ describe('--checkpoint-every', () => {
     expect(() => resolveConfig({ flags: { checkpointEvery: 'often' } })).toThrow(/--checkpoint-every must be "epoch", "<N>e".*got "often"/);
     const dir = tempDir();
     writeFileSync(join(dir, 'c.json'), JSON.stringify({ checkpointEvery: 250, checkpoint: 'runs/x.ckpt' }));
-    expect(resolveConfig({ file: join(dir, 'c.json') })).toMatchObject({ checkpointEvery: '250', checkpoint: 'runs/x.ckpt' });
+    expect(resolveConfig({ file: join(dir, 'c.json') })).toMatchObject({ checkpointEvery: '250', checkpoint: resolve('runs/x.ckpt') });
   });
 });

@@ -1,10 +1,10 @@
 // Settings: precedence flags > env > config file > defaults, and one clear error per bad value.
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, resolveConfig } from '../src/config.js';
+import { DEFAULTS, configFromCheckpoint, resolveConfig, unknownEnvWarnings } from '../src/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'threadgrad-config-'));
 const configFile = (body: string): string => {
@@ -62,5 +62,30 @@ describe('config', () => {
     expect(() => resolveConfig({ file: configFile('{"epoch": 3}') })).toThrow(/"epoch": unknown setting/);
     expect(() => resolveConfig({ file: configFile('{"workers": 5000}') })).toThrow(/"workers" must be an integer from 1 to 1024, got 5000/);
     expect(() => resolveConfig({ file: join(dir, 'missing.json') })).toThrow(/cannot read config file .*ENOENT/);
+  });
+
+  it.each(['__proto__', 'hasOwnProperty', 'constructor', 'toString'])('refuses the key %s, which names no setting but a member every object has', (key) => {
+    expect(() => resolveConfig({ file: configFile(`{"${key}": 1}`) })).toThrow(new RegExp(`"${key}": unknown setting`));
+  });
+
+  it('lets a flag override a bad environment value, and warns about THREADGRAD_* names that are no setting', () => {
+    expect(resolveConfig({ env: { THREADGRAD_EPOCHS: 'junk' }, flags: { epochs: 2 } }).epochs).toBe(2);
+    expect(unknownEnvWarnings({ THREADGRAD_EPOCH: '3', THREADGRAD_WORKERS: '2', THREADGRAD_LOG_LEVEL: 'warn', THREADGRAD_FOO: '1', PATH: '/bin' })).toEqual([
+      'THREADGRAD_EPOCH is not a threadgrad setting and is ignored (did you mean THREADGRAD_EPOCHS?)',
+      'THREADGRAD_FOO is not a threadgrad setting and is ignored',
+    ]);
+  });
+
+  it('checks the settings a checkpoint holds like any others', () => {
+    expect(configFromCheckpoint({ ...DEFAULTS, workers: 3 }, 'a.ckpt')).toMatchObject({ workers: 3 });
+    expect(() => configFromCheckpoint({ ...DEFAULTS, workers: 0 }, 'a.ckpt')).toThrow(/a\.ckpt: saved setting "workers" must be an integer from 1 to 1024, got 0/);
+    expect(() => configFromCheckpoint({ ...DEFAULTS, kernels: 'gpu' }, 'a.ckpt')).toThrow(/a\.ckpt: saved setting "kernels" must be one of ts, wasm, got "gpu"/);
+    expect(() => configFromCheckpoint([1], 'a.ckpt')).toThrow(/a\.ckpt: its saved settings are not an object/);
+  });
+
+  it('stores paths absolute, so that a checkpoint finds its files from any folder, and keeps a trailing slash (a folder)', () => {
+    const cfg = resolveConfig({ flags: { dataDir: 'data', checkpoint: 'runs/a.ckpt', trainImages: '/abs/x' } });
+    expect(cfg).toMatchObject({ dataDir: resolve('data'), checkpoint: resolve('runs/a.ckpt'), trainImages: '/abs/x' });
+    expect(resolveConfig({ flags: { checkpoint: 'runs/' } }).checkpoint).toBe(resolve('runs') + sep);
   });
 });

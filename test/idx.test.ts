@@ -1,4 +1,5 @@
 // The IDX reader accepts well-formed files and names the problem with any other.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,9 +25,13 @@ describe('IDX reader', () => {
     expect(data.buffer).toBeInstanceOf(SharedArrayBuffer);
   });
 
-  it('reads gzip-compressed files too', () => {
-    const path = file('images.gz', gzipSync(encodeIdx([2, 28, 28], pixels)));
-    expect(readIdx(path).dims).toEqual([2, 28, 28]);
+  it('reads plain and gzip-compressed files, into shared memory', async () => {
+    for (const [name, bytes] of [['images', encodeIdx([2, 28, 28], pixels)], ['images.gz', gzipSync(encodeIdx([2, 28, 28], pixels))]] as const) {
+      const { dims, data } = await readIdx(file(name, bytes));
+      expect(dims).toEqual([2, 28, 28]);
+      expect(Array.from(data)).toEqual(Array.from(pixels));
+      expect(data.buffer).toBeInstanceOf(SharedArrayBuffer);
+    }
   });
 
   it('rejects a bad magic number', () => {
@@ -52,27 +57,58 @@ describe('IDX reader', () => {
     expect(() => parseIdx(bytes)).toThrow(/3 unexpected bytes/);
   });
 
-  it('rejects a missing file and a corrupt gzip with a UserError', () => {
-    expect(() => readIdx(join(dir, 'nope'))).toThrow(UserError);
-    expect(() => readIdx(join(dir, 'nope'))).toThrow(/ENOENT/);
+  it('rejects a missing file and a corrupt gzip with a UserError', async () => {
+    await expect(readIdx(join(dir, 'nope'))).rejects.toThrow(UserError);
+    await expect(readIdx(join(dir, 'nope'))).rejects.toThrow(/ENOENT/);
     const path = file('bad.gz', gzipSync(encodeIdx([2, 28, 28], pixels)).subarray(0, 50));
-    expect(() => readIdx(path)).toThrow(/does not decompress/);
+    await expect(readIdx(path)).rejects.toThrow(/does not decompress/);
+  });
+
+  it('reads only regular files: a FIFO would block for ever, a device never end', async () => {
+    await expect(readIdx('/dev/zero')).rejects.toThrow(/cannot read IDX file \/dev\/zero: it is not a regular file/);
+    await expect(readIdx(dir)).rejects.toThrow(/it is a folder, not a file/);
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    await expect(readIdx(fifo)).rejects.toThrow(/fifo: it is not a regular file/);
+  });
+
+  it('checks a plain file against its header before reading it', async () => {
+    const bytes = encodeIdx([2, 28, 28], pixels);
+    await expect(readIdx(file('short', bytes.subarray(0, 1000)))).rejects.toThrow(/short: truncated: header promises 2x28x28 = 1568 bytes of data, file has 984/);
+    await expect(readIdx(file('long', Buffer.concat([bytes, Buffer.from([1, 2, 3])])))).rejects.toThrow(/long: 3 unexpected bytes after the 2x28x28 data/);
+  });
+
+  it('inflates a compressed file no further than its header allows (a decompression bomb costs nothing)', async () => {
+    const header = encodeIdx([10, 28, 28], new Uint8Array(0));
+    // 64 MB of zeros compress to ~60 KB; the header allows 7,840 bytes.
+    const bomb = file('bomb.gz', gzipSync(Buffer.concat([header, Buffer.alloc(64 * 2 ** 20)]), { level: 9 }));
+    const rss = process.memoryUsage().rss;
+    await expect(readIdx(bomb)).rejects.toThrow(/bomb\.gz: decompresses to more than the 10x28x28 = 7840 bytes of data its header declares/);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(32 * 2 ** 20);
+    const huge = encodeIdx([100_000_000, 28, 28], new Uint8Array(0));
+    await expect(readIdx(file('huge.gz', gzipSync(huge)))).rejects.toThrow(/declares 100000000x28x28 = 78400000000 bytes of data, more than the 4 GiB/);
+    await expect(readIdx(file('short.gz', gzipSync(encodeIdx([2, 28, 28], pixels).subarray(0, 1000))))).rejects.toThrow(/truncated: header promises 2x28x28 = 1568 bytes of data, the decompressed file has 984/);
   });
 });
 
 describe('MNIST splits', () => {
-  it('rejects an image/label count mismatch and labels outside 0-9', () => {
+  it('rejects an image/label count mismatch and labels outside 0-9', async () => {
     const images = file('i', encodeIdx([2, 28, 28], pixels));
     const threeLabels = file('l3', encodeIdx([3], Uint8Array.from([1, 2, 3])));
-    expect(() => loadSplit(images, threeLabels)).toThrow(/count mismatch: .* 2 images, .* 3 labels/);
+    await expect(loadSplit(images, threeLabels)).rejects.toThrow(/count mismatch: .* 2 images, .* 3 labels/);
     const badLabel = file('lbad', encodeIdx([2], Uint8Array.from([1, 12])));
-    expect(() => loadSplit(images, badLabel)).toThrow(/label 12 at index 1 is not a digit/);
+    await expect(loadSplit(images, badLabel)).rejects.toThrow(/label 12 at index 1 is not a digit/);
     const wrongShape = file('i2', encodeIdx([2, 784], pixels));
-    expect(() => loadSplit(wrongShape, file('l2', encodeIdx([2], Uint8Array.from([1, 2]))))).toThrow(/expected images of shape Nx28x28/);
+    await expect(loadSplit(wrongShape, file('l2', encodeIdx([2], Uint8Array.from([1, 2]))))).rejects.toThrow(/expected images of shape Nx28x28/);
   });
 
-  it('loads the bundled MNIST: 60,000 + 10,000 images with every digit present', () => {
-    const { train, test } = loadMnist(dataPaths(undefined));
+  it('rejects a set with no images, which would "train" to a meaningless accuracy', async () => {
+    const none = file('none', encodeIdx([0, 28, 28], new Uint8Array(0)));
+    await expect(loadSplit(none, file('l0', encodeIdx([0], new Uint8Array(0))))).rejects.toThrow(/none holds no images/);
+  });
+
+  it('loads the bundled MNIST: 60,000 + 10,000 images with every digit present', async () => {
+    const { train, test } = await loadMnist(dataPaths(undefined));
     expect([train.count, test.count]).toEqual([60_000, 10_000]);
     expect(train.images.length).toBe(60_000 * 784);
     expect(new Set(test.labels).size).toBe(10);

@@ -359,7 +359,7 @@ describe('wasm kernel module', () => {
 
 describe('wasm kernels in the worker pool', () => {
   it('train the same weights as the ts kernels over 10 steps on 2 workers', async () => {
-    const mnist = loadMnist(dataPaths(undefined));
+    const mnist = await loadMnist(dataPaths(undefined));
     const data = { train: head(mnist.train, 640), test: head(mnist.test, 10) };
     const train = async (kernels: KernelKind): Promise<{ before: Float32Array; after: Float32Array }> => {
       const engine = new Engine({ data, hidden: [128, 64], workers: 2, kernels, chunk: 16 });

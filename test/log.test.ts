@@ -1,6 +1,7 @@
 // What a person sees on a terminal: an epoch record in words, other records as key=value.
 import { describe, expect, it } from 'vitest';
-import { forPeople } from '../src/log.js';
+import { createLogger, forPeople } from '../src/log.js';
+import { Progress } from '../src/progress.js';
 
 describe('terminal log lines', () => {
   it('say an epoch in words, with percentages and thousands separators', () => {
@@ -11,5 +12,19 @@ describe('terminal log lines', () => {
   it('show any other record as its message and fields, without level and time', () => {
     expect(forPeople({ level: 40, time: 1, msg: 'checkpoint saved', checkpoint: 'a.ckpt', epoch: 2, hidden: [128, 64] }, 'msg'))
       .toBe('checkpoint saved checkpoint=a.ckpt epoch=2 hidden=[128,64]');
+  });
+
+  it('erase the progress bar before they are written, instead of running into it', () => {
+    const screen: string[] = [];
+    const terminal = { write: (text: string) => screen.push(text), isTTY: true } as unknown as NodeJS.WriteStream;
+    const progress = new Progress(terminal, true);
+    const log = createLogger({ pretty: true, terminal });
+    progress.update(10, 100, 'epoch 1/5');
+    log.warn('SIGINT: stopping');
+    expect(screen[0]).toMatch(/^\r\x1b\[K\[###\.+\]  10% epoch 1\/5$/);
+    expect(screen[1]).toBe('\r\x1b[K');
+    expect(screen[2]).toContain('SIGINT: stopping');
+    log.warn('again');
+    expect(screen).toHaveLength(4); // nothing on screen to erase any more
   });
 });

@@ -15,7 +15,7 @@ import { shuffleEpoch, train } from '../src/train.js';
 import { pino } from 'pino';
 import { SPIN_TOTAL, Shares, barrierPolls, controlWords, sampleCounter, type KernelKind } from '../src/protocol.js';
 
-const mnist = loadMnist(dataPaths(undefined));
+const mnist = await loadMnist(dataPaths(undefined));
 const small = { train: head(mnist.train, 2000), test: head(mnist.test, 500) };
 const engines: Engine[] = [];
 afterAll(() => Promise.all(engines.map((e) => e.close())));

@@ -112,7 +112,7 @@ describe('signals on the command line', () => {
     expect(clean.code, clean.stderr).toBe(0);
     expect(stopped.code, stopped.stderr).toBe(130);
     const last = stopped.stderr.trim().split('\n').pop()!;
-    expect(last).toMatch(/^threadgrad: error: stopped by SIGINT at .*; saved a checkpoint to run\.ckpt; resume with: node \S+cli\.js train --resume run\.ckpt$/);
+    expect(last).toMatch(/^threadgrad: stopped by SIGINT at .*; saved a checkpoint to run\.ckpt; resume with: node \S+cli\.js train --resume run\.ckpt$/);
     const [, command] = last.split('resume with: ');
     const resumed = await runCli(command.split(' ').slice(2), { cwd: dir });
     expect(resumed.code, resumed.stderr).toBe(0);
@@ -127,7 +127,7 @@ describe('signals on the command line', () => {
     const r = await runCli(args, { cwd, onStderr: signalOnStart('SIGTERM') });
     expect(r.code, r.stderr).toBe(143);
     expect(r.stderr.trim().split('\n').pop()).toMatch(
-      /^threadgrad: error: stopped by SIGTERM at .*; saved a checkpoint to threadgrad-interrupted\.ckpt; resume with: .* train --resume threadgrad-interrupted\.ckpt$/,
+      /^threadgrad: stopped by SIGTERM at .*; saved a checkpoint to threadgrad-interrupted\.ckpt; resume with: .* train --resume threadgrad-interrupted\.ckpt$/,
     );
     expect(existsSync(join(cwd, 'threadgrad-interrupted.ckpt'))).toBe(true);
   });

@@ -68,18 +68,22 @@ export interface CliResult {
 
 /**
  * Run `node dist/src/cli.js ...args` in `cwd`. `onStderr` sees stderr as it grows and gets
- * the child, so a test can signal it at the right moment.
+ * the child, so a test can signal it at the right moment; `closeStdoutAfterFirstLine` reads
+ * as `| head -1` does.
  */
 export function runCli(
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void; closeStdoutAfterFirstLine?: boolean } = {},
 ): Promise<CliResult> {
   // The THREADGRAD_* settings of the shell running the tests must not leak into the runs.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('THREADGRAD_')));
   const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...env, ...opts.env } });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
+  child.stdout.on('data', (d) => {
+    stdout += d;
+    if (opts.closeStdoutAfterFirstLine && stdout.includes('\n')) child.stdout.destroy();
+  });
   child.stderr.on('data', (d) => {
     stderr += d;
     opts.onStderr?.(stderr, child);

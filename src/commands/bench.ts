@@ -4,18 +4,19 @@
 import type { Argv, CommandModule } from 'yargs';
 import { defaultWorkersList, JIT_WARMUP_STEPS, runBench } from '../bench.js';
 import { formatTable, TABLE_NOTE, unevenCoresNote, writeBenchOutputs } from '../bench-report.js';
-import { integerIn } from '../config.js';
+import { MAX_WORKERS, integerIn } from '../config.js';
 import { UserError } from '../errors.js';
-import { createLogger } from '../log.js';
+import { checkOutputFolder } from '../files.js';
 import { loadDataset } from '../train.js';
-import { settingOptions, settingsOf } from './options.js';
+import { commandLogger, settingOptions, settingsOf } from './options.js';
 
 /** "1,2,4" -> [1, 2, 4]; a usage error naming the flag otherwise. */
-export function intList(flag: string, value: unknown, min = 1): number[] {
+export function intList(flag: string, value: unknown, min = 1, max = Infinity): number[] {
   const parts = String(value).split(',').map((p) => p.trim());
   const nums = parts.map(Number);
-  if (parts.some((p) => p === '') || nums.some((n) => !Number.isInteger(n) || n < min)) {
-    throw new UserError(`--${flag} must be a comma-separated list of integers >= ${min}, got ${JSON.stringify(value)}`, 2);
+  if (parts.some((p) => p === '') || nums.some((n) => !Number.isInteger(n) || n < min || n > max)) {
+    const range = max === Infinity ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UserError(`--${flag} must be a comma-separated list of integers ${range}, got ${JSON.stringify(value)}`, 2);
   }
   return nums;
 }
@@ -28,7 +29,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   const cfg = settingsOf(argv);
   const opts = {
     hidden: cfg.hidden, kernels: cfg.kernels, chunk: cfg.chunk, seed: cfg.seed, lr: cfg.lr,
-    workersList: intList('workers-list', argv.workersList),
+    workersList: intList('workers-list', argv.workersList, 1, MAX_WORKERS),
     batchSizes: intList('batch-sizes', argv.batchSizes),
     steps: intAtLeast('steps', argv.steps, 1),
     warmup: intAtLeast('warmup', argv.warmup, 0),
@@ -36,8 +37,9 @@ async function run(argv: Record<string, unknown>): Promise<void> {
     independent: Boolean(argv.independent),
     roundTrip: Boolean(argv.roundTrip),
   };
-  const log = createLogger();
-  const data = loadDataset(cfg);
+  checkOutputFolder(String(argv.out), 'benchmark results');
+  const log = commandLogger();
+  const data = await loadDataset(cfg);
   log.info({ ...opts, train: data.train.count }, 'benchmark');
   const report = await runBench(data, opts, (cell, repeat) => {
     const m = cell.repeats[repeat];
@@ -59,14 +61,14 @@ export const benchCommand: CommandModule<object, Record<string, unknown>> = {
   describe: 'measure samples/s and speedup for 1..N workers at several batch sizes',
   builder: (y) =>
     settingOptions(y, ['hidden', 'kernels', 'chunk', 'seed', 'lr', 'dataDir', 'trainLimit'], {}, 'Model and data:')
-      .option('workers-list', { describe: 'worker counts to measure (1 is always added: speedup is relative to it)', type: 'string', default: defaultWorkersList().join(','), group: 'Benchmark:' })
-      .option('batch-sizes', { describe: 'batch sizes to measure', type: 'string', default: '64,256,1024', group: 'Benchmark:' })
-      .option('steps', { describe: 'measured steps per repeat', type: 'number', default: 50, group: 'Benchmark:' })
-      .option('warmup', { describe: 'unmeasured steps before each repeat', type: 'number', default: 10, group: 'Benchmark:' })
-      .option('repeats', { describe: 'repeats per cell; the median is reported', type: 'number', default: 3, group: 'Benchmark:' })
+      .option('workers-list', { describe: 'worker counts to measure (1 is always added: speedup is relative to it)', type: 'string', requiresArg: true, default: defaultWorkersList().join(','), group: 'Benchmark:' })
+      .option('batch-sizes', { describe: 'batch sizes to measure', type: 'string', requiresArg: true, default: '64,256,1024', group: 'Benchmark:' })
+      .option('steps', { describe: 'measured steps per repeat', type: 'number', requiresArg: true, default: 50, group: 'Benchmark:' })
+      .option('warmup', { describe: 'unmeasured steps before each repeat', type: 'number', requiresArg: true, default: 10, group: 'Benchmark:' })
+      .option('repeats', { describe: 'repeats per cell; the median is reported', type: 'number', requiresArg: true, default: 3, group: 'Benchmark:' })
       .option('independent', { describe: 'also run as many independent 1-worker engines at once as a cell has workers: the cores\' ceiling (--no-independent to skip)', type: 'boolean', default: true, group: 'Benchmark:' })
       .option('round-trip', { describe: 'measure the core-to-core round trip of a cache line before and after the cells (--no-round-trip to skip, e.g. when other benchmarks run at the same time)', type: 'boolean', default: true, group: 'Benchmark:' })
-      .option('out', { describe: 'folder for bench.json and the SVG charts', type: 'string', default: 'runs/bench', group: 'Benchmark:' })
+      .option('out', { describe: 'folder for bench.json and the SVG charts', type: 'string', requiresArg: true, default: 'runs/bench', group: 'Benchmark:' })
       .example('$0 bench --workers-list 1,2 --batch-sizes 64,256', '1 vs 2 workers at two batch sizes') as Argv<Record<string, unknown>>,
   handler: (argv) => run(argv),
 };

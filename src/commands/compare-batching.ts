@@ -3,10 +3,10 @@
 import type { Argv, CommandModule } from 'yargs';
 import { compareBatching, formatComparison, writeComparison, type CompareOptions } from '../compare-batching.js';
 import { UserError } from '../errors.js';
-import { createLogger } from '../log.js';
+import { checkOutputFolder } from '../files.js';
 import { loadDataset } from '../train.js';
 import { intAtLeast } from './bench.js';
-import { settingOptions, settingsOf } from './options.js';
+import { commandLogger, settingOptions, settingsOf } from './options.js';
 
 function positive(flag: string, value: unknown): number {
   const n = Number(value);
@@ -23,8 +23,9 @@ async function run(argv: Record<string, unknown>): Promise<void> {
     budgetSec, passes: intAtLeast('passes', argv.passes, 1),
     evalEverySec: argv.evalEvery === undefined ? budgetSec / 15 : positive('eval-every', argv.evalEvery),
   };
-  const log = createLogger();
-  const data = loadDataset(cfg);
+  checkOutputFolder(String(argv.out), 'comparison results');
+  const log = commandLogger();
+  const data = await loadDataset(cfg);
   log.info({ ...opts, train: data.train.count, test: data.test.count }, 'comparing full batch and mini-batch');
   const results = await compareBatching(data, opts);
   const written = writeComparison(results, { ...opts, train: data.train.count, test: data.test.count, node: process.version }, String(argv.out));
@@ -44,11 +45,11 @@ export const compareBatchingCommand: CommandModule<object, Record<string, unknow
       batchSize: 'samples per update of the mini-batch regime',
       lr: 'learning rate of the mini-batch regime',
     })
-      .option('full-batch-lr', { describe: 'learning rate of the full-batch regime (0.5 and up oscillate from the default init)', type: 'number', default: 0.2, group: 'Comparison:' })
-      .option('budget', { describe: 'training seconds each regime gets (evaluation excluded)', type: 'number', default: 30, group: 'Comparison:' })
-      .option('passes', { describe: 'passes over the training set each regime runs at least', type: 'number', default: 5, group: 'Comparison:' })
-      .option('eval-every', { describe: 'training seconds between test evaluations [default: budget / 15]', type: 'number', group: 'Comparison:' })
-      .option('out', { describe: 'folder for compare-batching.json and accuracy-vs-time.svg', type: 'string', default: 'runs/compare-batching', group: 'Comparison:' })
+      .option('full-batch-lr', { describe: 'learning rate of the full-batch regime (0.5 and up oscillate from the default init)', type: 'number', requiresArg: true, default: 0.2, group: 'Comparison:' })
+      .option('budget', { describe: 'training seconds each regime gets (evaluation excluded)', type: 'number', requiresArg: true, default: 30, group: 'Comparison:' })
+      .option('passes', { describe: 'passes over the training set each regime runs at least', type: 'number', requiresArg: true, default: 5, group: 'Comparison:' })
+      .option('eval-every', { describe: 'training seconds between test evaluations [default: budget / 15]', type: 'number', requiresArg: true, group: 'Comparison:' })
+      .option('out', { describe: 'folder for compare-batching.json and accuracy-vs-time.svg', type: 'string', requiresArg: true, default: 'runs/compare-batching', group: 'Comparison:' })
       .example('$0 compare-batching --budget 60 --full-batch-lr 0.3', 'a minute of training per regime') as Argv<Record<string, unknown>>,
   handler: (argv) => run(argv),
 };

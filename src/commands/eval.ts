@@ -2,21 +2,23 @@
 // same worker pool as training. The test data defaults to the files the run trained with.
 import type { Argv, CommandModule } from 'yargs';
 import { readCheckpoint, type Checkpoint } from '../checkpoint.js';
-import { DEFAULTS, configFromFlags } from '../config.js';
+import { DEFAULTS, configFromCheckpoint, configFromFlags } from '../config.js';
 import { Engine } from '../engine.js';
+import { UserError } from '../errors.js';
 import { CLASSES, dataPaths, head, loadSplit, type Split } from '../mnist.js';
 
 async function run(argv: Record<string, unknown>): Promise<void> {
   const ckpt = readCheckpoint(argv.checkpoint as string);
-  const saved = ckpt.header.config;
+  const saved = configFromCheckpoint(ckpt.header.config, ckpt.path);
   // Only the flags given now: the run's own --test-limit would make eval silently partial.
   const given = configFromFlags({ ...argv, checkpoint: undefined });
   const cfg = { ...DEFAULTS, ...saved, testLimit: undefined, ...given };
   // Data named now replaces all of the saved data settings, not just the ones it names.
   const source = given.dataDir || given.testImages || given.testLabels ? given : saved;
   const paths = dataPaths(source.dataDir, source);
-  const all = loadSplit(paths.testImages, paths.testLabels);
+  const all = await loadSplit(paths.testImages, paths.testLabels);
   const test = cfg.testLimit ? head(all, cfg.testLimit) : all;
+  checkFits(test, ckpt, paths.testLabels);
   const engine = new Engine({
     data: { train: emptySplit(), test }, hidden: ckpt.header.sizes.slice(1, -1),
     workers: cfg.workers, kernels: cfg.kernels, chunk: cfg.chunk,
@@ -52,6 +54,13 @@ export function formatConfusion(confusion: Int32Array): string {
     lines.push(`${cell(truth)}${Array.from(row, cell).join('')}  ${recall}`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** The model answers as many classes as its last layer has outputs: a label past them is data of another task. */
+function checkFits(split: Split, ckpt: Checkpoint, labelsPath: string): void {
+  const classes = ckpt.header.sizes[ckpt.header.sizes.length - 1];
+  const bad = split.labels.findIndex((l) => l >= classes);
+  if (bad >= 0) throw new UserError(`${labelsPath}: label ${split.labels[bad]} at index ${bad}, but the model of ${ckpt.path} knows ${classes} classes (0-${classes - 1})`);
 }
 
 function emptySplit(): Split {

@@ -1,7 +1,8 @@
 // The training settings as command-line flags, shared by every command that trains or
 // measures. No yargs defaults: an unset flag falls through to env, --config, then DEFAULTS.
 import type { Argv } from 'yargs';
-import { DEFAULTS, SCHEMA, envName, flagName, resolveConfig, type TrainConfig } from '../config.js';
+import { DEFAULTS, SCHEMA, envName, flagName, resolveConfig, unknownEnvWarnings, type TrainConfig } from '../config.js';
+import { createLogger, type Logger } from '../log.js';
 import { RESCUE_CHECKPOINT } from '../signals.js';
 
 export const SETTING_HELP: Record<keyof TrainConfig, string> = {
@@ -21,6 +22,9 @@ export const SETTING_HELP: Record<keyof TrainConfig, string> = {
   testLabels: 'test labels IDX file (overrides --data-dir)',
   trainLimit: 'use only the first N training samples',
   testLimit: 'use only the first N test samples',
+  dropLast: 'skip the last batch of an epoch when it is short (N mod batch samples) instead of taking a smaller step on it; ' +
+    'off by default, as in PyTorch (drop_last=False), Keras and TF.js, so every sample counts in every epoch. With it on, the result ' +
+    'no longer depends on N mod batch, and each epoch\'s reshuffle still shows every sample over the epochs',
   checkpoint: `save checkpoints to this file (replaced atomically); without it none are saved, but Ctrl-C or a failing worker saves to ./${RESCUE_CHECKPOINT}`,
   checkpointEvery: 'when to save to --checkpoint besides at the end: "epoch", "<N>e" (every N epochs), "<N>" (every N steps) or "end"',
 };
@@ -43,4 +47,11 @@ export function settingOptions<T>(
 
 export function settingsOf(argv: Record<string, unknown>): TrainConfig {
   return resolveConfig({ flags: argv, env: process.env, file: argv.config as string | undefined });
+}
+
+/** The logger of a command, which first warns about THREADGRAD_* variables that name no setting. */
+export function commandLogger(): Logger {
+  const log = createLogger();
+  for (const warning of unknownEnvWarnings(process.env)) log.warn(warning);
+  return log;
 }

@@ -1,31 +1,34 @@
 // `threadgrad train`: every training setting as a flag (options.ts), resume, and the run itself.
+import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { readCheckpoint, type Checkpoint } from '../checkpoint.js';
-import { DEFAULTS, configFromEnv, configFromFlags, readConfigFile, type TrainConfig } from '../config.js';
-import { createLogger } from '../log.js';
-import { settingOptions, settingsOf } from './options.js';
+import { DEFAULTS, configFromCheckpoint, configFromEnv, configFromFlags, readConfigFile, type TrainConfig } from '../config.js';
+import { commandLogger, settingOptions, settingsOf } from './options.js';
 import { StopRequests } from '../signals.js';
-import { train } from '../train.js';
+import { loadDataset, train } from '../train.js';
 
 /**
- * A resumed run keeps the checkpoint's settings except those given now by flag, env or
- * config file, and goes on saving to the file it resumed from unless told otherwise.
+ * A resumed run keeps the checkpoint's settings (checked like any others) except those
+ * given now by flag, env or config file, and goes on saving to the file it resumed from
+ * (a copy of a checkpoint saves to the copy) unless --checkpoint names another.
  */
 function resumedConfigOf(argv: Record<string, unknown>, ckpt: Checkpoint): TrainConfig {
-  const explicit = { ...(argv.config ? readConfigFile(argv.config as string) : {}), ...configFromEnv(process.env), ...configFromFlags(argv) };
-  const cfg: TrainConfig = { ...DEFAULTS, ...ckpt.header.config, ...explicit };
-  cfg.checkpoint ??= ckpt.path;
-  return cfg;
+  const saved = configFromCheckpoint(ckpt.header.config, ckpt.path);
+  const fromFlags = configFromFlags(argv);
+  const explicit = { ...(argv.config ? readConfigFile(argv.config as string) : {}), ...configFromEnv(process.env, fromFlags), ...fromFlags };
+  return { ...DEFAULTS, ...saved, ...explicit, checkpoint: explicit.checkpoint ?? resolve(ckpt.path) };
 }
 
 async function run(argv: Record<string, unknown>): Promise<void> {
   const resume = argv.resume === undefined ? undefined : readCheckpoint(argv.resume as string);
   const cfg = resume ? resumedConfigOf(argv, resume) : settingsOf(argv);
-  const log = createLogger();
+  const log = commandLogger();
+  // Loaded before the stop handlers are in place: a signal while reading simply ends the process, with nothing to save yet.
+  const data = await loadDataset(cfg);
   const stop = new StopRequests((signal) => log.warn(`${signal}: stopping after the steps in flight to save a checkpoint (repeat to quit at once)`));
   const t0 = performance.now();
   try {
-    const result = await train(cfg, log, undefined, { resume, stopRequested: stop.requested });
+    const result = await train(cfg, log, data, { resume, stopRequested: stop.requested });
     const seconds = (performance.now() - t0) / 1000;
     const last = result.epochs[result.epochs.length - 1];
     const speed = last ? `, ${Math.round(last.samplesPerSec)} samples/s` : ', nothing left to train: raise --epochs to go on';
