@@ -11,7 +11,7 @@ import { shuffleEpoch } from '../src/train.js';
 import type { KernelKind } from '../src/protocol.js';
 
 const paths = dataPaths(undefined);
-const train = head(loadSplit(paths.trainImages, paths.trainLabels), 1000);
+const train = head(await loadSplit(paths.trainImages, paths.trainLabels), 1000);
 // The engine wants a test split; nothing here evaluates, so a few samples do.
 const data: Dataset = { train, test: head(train, 16) };
 const engines: Engine[] = [];
