@@ -207,15 +207,14 @@ function rng(seed: number): () => number {
   };
 }
 
-function loadSplit(dir: string, images: string, labels: string, limit: number | null): { x: Float32Array; y: Int32Array; n: number; width: number } {
+async function loadSplit(dir: string, images: string, labels: string, limit: number | null): Promise<{ x: Float32Array; y: Int32Array; n: number; width: number }> {
   const pick = (name: string): string => {
     const plain = join(dir, name);
     return !existsSync(plain) && existsSync(plain + '.gz') ? plain + '.gz' : plain;
   };
   let img, lab;
   try {
-    img = readIdx(pick(images));
-    lab = readIdx(pick(labels));
+    [img, lab] = await Promise.all([readIdx(pick(images)), readIdx(pick(labels))]);
   } catch (e) {
     fail(`--data-dir: ${(e as Error).message}`);
   }
@@ -238,8 +237,8 @@ async function main(): Promise<void> {
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   notes.push('tf.train.momentum and tf.train.adam match the contract rules as written; weight decay (g += wd*w) and adamw\'s decoupled decay (w *= 1 - lr*wd) are applied by this script around them, as TF.js has neither');
 
-  const train = loadSplit(cfg.dataDir, FILES.trainImages, FILES.trainLabels, cfg.limitTrain);
-  const test = loadSplit(cfg.dataDir, FILES.testImages, FILES.testLabels, null);
+  const train = await loadSplit(cfg.dataDir, FILES.trainImages, FILES.trainLabels, cfg.limitTrain);
+  const test = await loadSplit(cfg.dataDir, FILES.testImages, FILES.testLabels, null);
   const testX = tf.tensor2d(test.x, [test.n, test.width]);
   const testY = tf.tensor1d(test.y, 'int32');
   const testOneHot = tf.oneHot(testY, 10);
