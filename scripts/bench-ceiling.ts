@@ -9,9 +9,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BenchReport } from '../src/bench.js';
+import type { BenchReport } from '../src/bench/bench.js';
 import { DEFAULTS } from '../src/config.js';
-import { KERNEL_KINDS } from '../src/protocol.js';
+import { KERNEL_KINDS } from '../src/parallel/protocol.js';
 import { scriptFlags } from './flags.js';
 
 const USAGE = 'Usage: npm run bench:ceiling -- [--copies 2] [--batch 256] [--kernels wasm|ts]';
@@ -19,7 +19,7 @@ const flags = scriptFlags('bench-ceiling', USAGE, { copies: '2', batch: '256', k
 const copies = flags.int('copies', 1);
 const batch = flags.int('batch', 1);
 const kernels = flags.oneOf('kernels', KERNEL_KINDS);
-const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'threadgrad-ceiling-'));
 
 /** One single-worker benchmark in its own process; resolves to its samples/s. */

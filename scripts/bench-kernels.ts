@@ -4,15 +4,15 @@
 // runs the whole step once (phase 1 on fresh samples, cold data as in training) and each
 // kernel once more on the same round, timed alone. What the breakdown is for: choosing
 // what to optimise next; the end-to-end figures are `bench` and `bench:numpy`.
-import { allocateArena, planArena, splitInArena } from '../src/arena.js';
+import { allocateArena, planArena, splitInArena } from '../src/parallel/arena.js';
 import { DEFAULTS } from '../src/config.js';
-import { loadKernels } from '../src/kernel-loader.js';
-import { APPLY } from '../src/kernels.js';
-import { dataPaths, loadMnist } from '../src/mnist.js';
-import { initParams, modelShape } from '../src/model.js';
-import { forwardBackward, makeNet, rowBlocks, softmaxCrossEntropy, updateWeights } from '../src/pass.js';
-import { KERNEL_KINDS } from '../src/protocol.js';
-import { Rng } from '../src/rng.js';
+import { loadKernels } from '../src/kernels/load.js';
+import { APPLY } from '../src/kernels/kernels.js';
+import { dataPaths, loadMnist } from '../src/data/mnist.js';
+import { initParams, modelShape } from '../src/model/model.js';
+import { forwardBackward, makeNet, rowBlocks, softmaxCrossEntropy, updateWeights } from '../src/parallel/pass.js';
+import { KERNEL_KINDS } from '../src/parallel/protocol.js';
+import { Rng } from '../src/model/rng.js';
 import { shuffleEpoch } from '../src/train.js';
 import { scriptFlags } from './flags.js';
 

@@ -8,10 +8,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { median } from '../src/bench.js';
+import { median } from '../src/bench/bench.js';
 import { DEFAULTS } from '../src/config.js';
-import { dataPaths, defaultDataDir, loadMnist } from '../src/mnist.js';
-import { KERNEL_KINDS } from '../src/protocol.js';
+import { dataPaths, defaultDataDir, loadMnist } from '../src/data/mnist.js';
+import { KERNEL_KINDS } from '../src/parallel/protocol.js';
 import { train } from '../src/train.js';
 import { scriptFlags } from './flags.js';
 

@@ -1,9 +1,9 @@
 // `npm run bench`: milliseconds per step and samples/s on 1 and 2 workers at batch 64,
 // measured in one run so that the 2-vs-1 ratio compares like with like.
-import { runBench } from '../src/bench.js';
+import { runBench } from '../src/bench/bench.js';
 import { DEFAULTS } from '../src/config.js';
-import { dataPaths, loadMnist } from '../src/mnist.js';
-import { KERNEL_KINDS } from '../src/protocol.js';
+import { dataPaths, loadMnist } from '../src/data/mnist.js';
+import { KERNEL_KINDS } from '../src/parallel/protocol.js';
 import { scriptFlags } from './flags.js';
 
 const USAGE = 'Usage: npm run bench -- [--kernels wasm|ts] [--batch 64] [--steps 200] [--warmup 20] [--repeats 5]';

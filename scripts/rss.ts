@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from '../src/config.js';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/cli/log.js';
 import { loadDataset, train } from '../src/train.js';
 
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1).padStart(7) + ' MiB';

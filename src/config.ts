@@ -4,9 +4,9 @@
 // one is reported once, by name, with where it came from.
 import { readFileSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
-import { CHECKPOINT_EVERY_FORMS, parseCheckpointEvery } from './checkpoint.js';
-import { UserError } from './errors.js';
-import { KERNEL_KINDS, type KernelKind } from './protocol.js';
+import { CHECKPOINT_EVERY_FORMS, parseCheckpointEvery } from './model/checkpoint.js';
+import { UserError } from './util/errors.js';
+import { KERNEL_KINDS, type KernelKind } from './parallel/protocol.js';
 
 export interface TrainConfig {
   epochs: number;

@@ -1,10 +1,10 @@
 // The algorithm threadgrad computes, stated once and plainly: a 784-h1-h2-10 MLP (ReLU,
 // ReLU, softmax) trained by mini-batch SGD on the mean cross-entropy. The engine computes
 // exactly this, in float32, cut into rounds of samples and blocks of weight rows shared
-// out among threads (src/pass.ts, src/kernels.ts, assembly/, workers/worker.ts);
+// out among threads (src/parallel/pass.ts, src/kernels/, assembly/, src/parallel/worker.ts);
 // test/reference.test.ts holds it to this file step by step. Here it is one sample at a
 // time on plain float64 arrays: nothing is fast, everything can be read and checked.
-import { Rng } from './rng.js';
+import { Rng } from './model/rng.js';
 
 export interface ReferenceModel {
   /** [784, h1, h2, 10] */

@@ -2,18 +2,18 @@
 // it in mini-batches (or in one full batch), and reports loss and accuracy so that a
 // user can stop at a plateau.
 import { availableParallelism } from 'node:os';
-import { checkResumable, checkWritable, parseCheckpointEvery, writeCheckpoint, type Checkpoint, type CheckpointHeader } from './checkpoint.js';
+import { checkResumable, checkWritable, parseCheckpointEvery, writeCheckpoint, type Checkpoint, type CheckpointHeader } from './model/checkpoint.js';
 import type { TrainConfig } from './config.js';
-import { Engine, StepsFailed, type EvalStats, type StepStats } from './engine.js';
-import { MAX_STEPS_PER_COMMAND } from './protocol.js';
-import { Diverged, Stopped, UserError } from './errors.js';
-import { displayPath } from './files.js';
-import type { Logger } from './log.js';
-import { dataPaths, head, loadMnist, type Dataset } from './mnist.js';
-import { initParams, modelShape } from './model.js';
-import { Progress } from './progress.js';
-import { Rng, type RngState } from './rng.js';
-import { exitCodeFor, rescuePath, resumeCommand } from './signals.js';
+import { Engine, StepsFailed, type EvalStats, type StepStats } from './parallel/engine.js';
+import { MAX_STEPS_PER_COMMAND } from './parallel/protocol.js';
+import { Diverged, Stopped, UserError } from './util/errors.js';
+import { displayPath } from './util/files.js';
+import type { Logger } from './cli/log.js';
+import { dataPaths, head, loadMnist, type Dataset } from './data/mnist.js';
+import { initParams, modelShape } from './model/model.js';
+import { Progress } from './cli/progress.js';
+import { Rng, type RngState } from './model/rng.js';
+import { exitCodeFor, rescuePath, resumeCommand } from './cli/signals.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -66,7 +66,7 @@ export function stepsPerEpoch(cfg: TrainConfig, trainCount: number): number {
 export const EXPLODED_LOSS = 100;
 
 export interface RunOptions {
-  /** Continue from this checkpoint instead of initialising; cfg must already hold its settings (see commands/train.ts). */
+  /** Continue from this checkpoint instead of initialising; cfg must already hold its settings (see cli/train.ts). */
   resume?: Checkpoint;
   /** Polled after every call of steps and every epoch: a signal name stops the run with a checkpoint (see signals.ts). */
   stopRequested?: () => NodeJS.Signals | undefined;

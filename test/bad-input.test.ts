@@ -4,7 +4,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/config.js';
-import { encodeIdx } from '../src/idx.js';
+import { encodeIdx } from '../src/data/idx.js';
 import { train } from '../src/train.js';
 import { expectOneLineError, runCli, silentLog, syntheticData, tempDir, writeDataDir } from './synthetic.js';
 

@@ -5,9 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { medianRepeat, runQueueWaitMs, summarize, withBaseline, type BenchReport, type Cell, type Measurement } from '../src/bench.js';
-import { formatTable, unevenCoresNote } from '../src/bench-report.js';
-import { coreRoundTrips } from '../src/probe.js';
+import { medianRepeat, runQueueWaitMs, summarize, withBaseline, type BenchReport, type Cell, type Measurement } from '../src/bench/bench.js';
+import { formatTable, unevenCoresNote } from '../src/bench/report.js';
+import { coreRoundTrips } from '../src/bench/probe.js';
 import { findAll, parseXml } from './xml.js';
 
 const rep = (wallMs: number, extra: Partial<Measurement> = {}): Measurement => ({
@@ -110,7 +110,7 @@ describe('a tiny real run of `threadgrad bench`', () => {
   const out = mkdtempSync(join(tmpdir(), 'threadgrad-bench-'));
   let run: SpawnSyncReturns<string>;
   beforeAll(() => {
-    const cli = new URL('../dist/src/cli.js', import.meta.url).pathname;
+    const cli = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
     run = spawnSync(process.execPath, [cli, 'bench', '--workers-list', '2', '--batch-sizes', '64,128', '--steps', '5', '--warmup', '2',
       '--repeats', '3', '--hidden', '32,16', '--train-limit', '512', '--out', out], { encoding: 'utf8', env: { ...process.env, THREADGRAD_LOG_LEVEL: 'warn' } });
   });
@@ -148,7 +148,7 @@ describe('a tiny real run of `threadgrad bench`', () => {
   it('skips the round-trip probe on --no-round-trip, and says so by leaving it out', () => {
     const quiet = mkdtempSync(join(tmpdir(), 'threadgrad-bench-'));
     try {
-      const cli = new URL('../dist/src/cli.js', import.meta.url).pathname;
+      const cli = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
       const r = spawnSync(process.execPath, [cli, 'bench', '--workers-list', '2', '--batch-sizes', '64', '--steps', '2', '--warmup', '0', '--repeats', '1',
         '--no-independent', '--no-round-trip', '--hidden', '32,16', '--train-limit', '512', '--out', quiet], { encoding: 'utf8', env: { ...process.env, THREADGRAD_LOG_LEVEL: 'warn' } });
       expect(r.status, r.stderr).toBe(0);

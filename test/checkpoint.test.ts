@@ -6,10 +6,10 @@ import { describe, expect, it } from 'vitest';
 import {
   FORMAT_VERSION, checkResumable, decodeCheckpoint, encodeCheckpoint, parseCheckpointEvery, readCheckpoint, writeCheckpoint,
   type CheckpointHeader,
-} from '../src/checkpoint.js';
+} from '../src/model/checkpoint.js';
 import { DEFAULTS, resolveConfig } from '../src/config.js';
-import { UserError } from '../src/errors.js';
-import { modelShape } from '../src/model.js';
+import { UserError } from '../src/util/errors.js';
+import { modelShape } from '../src/model/model.js';
 import { tempDir } from './synthetic.js';
 
 const shape = modelShape([8, 4]);

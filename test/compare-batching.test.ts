@@ -5,10 +5,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RegimeResult } from '../src/compare-batching.js';
+import type { RegimeResult } from '../src/bench/compare-batching.js';
 import { findAll, parseXml } from './xml.js';
 
-const cli = new URL('../dist/src/cli.js', import.meta.url).pathname;
+const cli = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
 const BUDGET = 0.4;
 const quiet = { encoding: 'utf8' as const, env: { ...process.env, THREADGRAD_LOG_LEVEL: 'warn' } };
 const small = ['--hidden', '32,16', '--train-limit', '600', '--test-limit', '300', '--workers', '2'];

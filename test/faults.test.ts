@@ -5,11 +5,11 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readCheckpoint } from '../src/checkpoint.js';
+import { readCheckpoint } from '../src/model/checkpoint.js';
 import { DEFAULTS, type TrainConfig } from '../src/config.js';
-import { UserError } from '../src/errors.js';
-import { FAULT_ENV } from '../src/fault-hook.js';
-import type { Logger } from '../src/log.js';
+import { UserError } from '../src/util/errors.js';
+import { FAULT_ENV } from '../src/parallel/fault-hook.js';
+import type { Logger } from '../src/cli/log.js';
 import { train, type TrainResult } from '../src/train.js';
 import { silentLog, syntheticData, tempDir } from './synthetic.js';
 

@@ -1,11 +1,11 @@
 // The analytic backward pass agrees with central finite differences of the loss, in float64.
 import { describe, expect, it } from 'vitest';
-import { planArena } from '../src/arena.js';
-import { TsKernels } from '../src/kernels.js';
-import { IMAGE_SIZE } from '../src/mnist.js';
-import { initParams, modelShape } from '../src/model.js';
-import { gradientSum, makeNet, softmaxCrossEntropy, type Net } from '../src/pass.js';
-import { Rng } from '../src/rng.js';
+import { planArena } from '../src/parallel/arena.js';
+import { TsKernels } from '../src/kernels/kernels.js';
+import { IMAGE_SIZE } from '../src/data/mnist.js';
+import { initParams, modelShape } from '../src/model/model.js';
+import { gradientSum, makeNet, softmaxCrossEntropy, type Net } from '../src/parallel/pass.js';
+import { Rng } from '../src/model/rng.js';
 
 function smallNet(): { net: Net; split: { images: Uint8Array; labels: Uint8Array; count: number }; order: Int32Array } {
   const shape = modelShape([6, 5]);

@@ -6,10 +6,10 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { encodeCheckpoint, readCheckpoint, writeCheckpoint } from '../src/checkpoint.js';
+import { encodeCheckpoint, readCheckpoint, writeCheckpoint } from '../src/model/checkpoint.js';
 import { DEFAULTS } from '../src/config.js';
-import { encodeIdx } from '../src/idx.js';
-import { dataPaths, head, loadMnist } from '../src/mnist.js';
+import { encodeIdx } from '../src/data/idx.js';
+import { dataPaths, head, loadMnist } from '../src/data/mnist.js';
 import { train } from '../src/train.js';
 import { expectOneLineError, runCli, silentLog, syntheticData, tempDir, writeDataDir, type CliResult } from './synthetic.js';
 

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { encodeIdx, parseIdx, readIdx } from '../src/idx.js';
-import { dataPaths, loadMnist, loadSplit } from '../src/mnist.js';
-import { UserError } from '../src/errors.js';
+import { encodeIdx, parseIdx, readIdx } from '../src/data/idx.js';
+import { dataPaths, loadMnist, loadSplit } from '../src/data/mnist.js';
+import { UserError } from '../src/util/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'threadgrad-idx-'));
 const file = (name: string, bytes: Uint8Array): string => {

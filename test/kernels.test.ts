@@ -4,13 +4,13 @@
 // Needs dist/kernels.wasm (`npm run build`; `npm test` builds first).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../src/engine.js';
-import { kernelsWasmFile, loadKernels } from '../src/kernel-loader.js';
-import { ACCUMULATE, APPLY, APPLY_AND_CLEAR, TsKernels, updateRowsScratch, type Kernels, type UpdateMode } from '../src/kernels.js';
-import { IMAGE_SIZE, dataPaths, head, loadMnist } from '../src/mnist.js';
-import { initParams } from '../src/model.js';
-import type { KernelKind } from '../src/protocol.js';
-import { Rng } from '../src/rng.js';
+import { Engine } from '../src/parallel/engine.js';
+import { kernelsWasmFile, loadKernels } from '../src/kernels/load.js';
+import { ACCUMULATE, APPLY, APPLY_AND_CLEAR, TsKernels, updateRowsScratch, type Kernels, type UpdateMode } from '../src/kernels/kernels.js';
+import { IMAGE_SIZE, dataPaths, head, loadMnist } from '../src/data/mnist.js';
+import { initParams } from '../src/model/model.js';
+import type { KernelKind } from '../src/parallel/protocol.js';
+import { Rng } from '../src/model/rng.js';
 
 const PAGE = 65536;
 const RESERVED_FLOATS = PAGE / 4;

@@ -1,7 +1,7 @@
 // What a person sees on a terminal: an epoch record in words, other records as key=value.
 import { describe, expect, it } from 'vitest';
-import { createLogger, forPeople } from '../src/log.js';
-import { Progress } from '../src/progress.js';
+import { createLogger, forPeople } from '../src/cli/log.js';
+import { Progress } from '../src/cli/progress.js';
 
 describe('terminal log lines', () => {
   it('say an epoch in words, with percentages and thousands separators', () => {

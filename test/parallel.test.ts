@@ -3,17 +3,17 @@
 // one thread, whichever it is, in a fixed order), and the net learns real MNIST.
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/config.js';
-import { Engine } from '../src/engine.js';
-import { dataPaths, head, loadMnist } from '../src/mnist.js';
-import { initParams, modelShape } from '../src/model.js';
-import { forwardBackward, makeNet, rowBlocks, updateWeights } from '../src/pass.js';
-import { allocateArena, planArena, shardRange, splitInArena } from '../src/arena.js';
-import { ACCUMULATE, APPLY, APPLY_AND_CLEAR } from '../src/kernels.js';
-import { loadKernels } from '../src/kernel-loader.js';
-import { Rng } from '../src/rng.js';
+import { Engine } from '../src/parallel/engine.js';
+import { dataPaths, head, loadMnist } from '../src/data/mnist.js';
+import { initParams, modelShape } from '../src/model/model.js';
+import { forwardBackward, makeNet, rowBlocks, updateWeights } from '../src/parallel/pass.js';
+import { allocateArena, planArena, shardRange, splitInArena } from '../src/parallel/arena.js';
+import { ACCUMULATE, APPLY, APPLY_AND_CLEAR } from '../src/kernels/kernels.js';
+import { loadKernels } from '../src/kernels/load.js';
+import { Rng } from '../src/model/rng.js';
 import { shuffleEpoch, train } from '../src/train.js';
 import { pino } from 'pino';
-import { SPIN_TOTAL, Shares, barrierPolls, controlWords, sampleCounter, type KernelKind } from '../src/protocol.js';
+import { SPIN_TOTAL, Shares, barrierPolls, controlWords, sampleCounter, type KernelKind } from '../src/parallel/protocol.js';
 
 const mnist = await loadMnist(dataPaths(undefined));
 const small = { train: head(mnist.train, 2000), test: head(mnist.test, 500) };

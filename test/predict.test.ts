@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/config.js';
-import { UserError } from '../src/errors.js';
-import { encodeIdx } from '../src/idx.js';
-import { decodePng } from '../src/png.js';
+import { UserError } from '../src/util/errors.js';
+import { encodeIdx } from '../src/data/idx.js';
+import { decodePng } from '../src/data/png.js';
 import { train } from '../src/train.js';
 import { expectOneLineError, runCli, silentLog, syntheticData, tempDir, writeDataDir } from './synthetic.js';
 

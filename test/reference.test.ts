@@ -2,13 +2,13 @@
 // number of workers, must follow it step for step. Then the reference itself is checked
 // against central finite differences, so that the oracle is not taken on trust.
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine, type StepStats } from '../src/engine.js';
-import { dataPaths, head, loadSplit, type Dataset } from '../src/mnist.js';
-import { initParams, type ModelShape } from '../src/model.js';
+import { Engine, type StepStats } from '../src/parallel/engine.js';
+import { dataPaths, head, loadSplit, type Dataset } from '../src/data/mnist.js';
+import { initParams, type ModelShape } from '../src/model/model.js';
 import { initReference, referenceGradients, referenceLoss, referenceStep, type ReferenceModel } from '../src/reference.js';
-import { Rng } from '../src/rng.js';
+import { Rng } from '../src/model/rng.js';
 import { shuffleEpoch } from '../src/train.js';
-import type { KernelKind } from '../src/protocol.js';
+import type { KernelKind } from '../src/parallel/protocol.js';
 
 const paths = dataPaths(undefined);
 const train = head(await loadSplit(paths.trainImages, paths.trainLabels), 1000);

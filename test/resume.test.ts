@@ -5,9 +5,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readCheckpoint } from '../src/checkpoint.js';
+import { readCheckpoint } from '../src/model/checkpoint.js';
 import { DEFAULTS, type TrainConfig } from '../src/config.js';
-import { UserError } from '../src/errors.js';
+import { UserError } from '../src/util/errors.js';
 import { train, type TrainResult } from '../src/train.js';
 import { runCli, silentLog, syntheticData, tempDir, writeDataDir } from './synthetic.js';
 
@@ -112,7 +112,7 @@ describe('signals on the command line', () => {
     expect(clean.code, clean.stderr).toBe(0);
     expect(stopped.code, stopped.stderr).toBe(130);
     const last = stopped.stderr.trim().split('\n').pop()!;
-    expect(last).toMatch(/^threadgrad: stopped by SIGINT at .*; saved a checkpoint to run\.ckpt; resume with: node \S+cli\.js train --resume run\.ckpt$/);
+    expect(last).toMatch(/^threadgrad: stopped by SIGINT at .*; saved a checkpoint to run\.ckpt; resume with: node \S+main\.js train --resume run\.ckpt$/);
     const [, command] = last.split('resume with: ');
     const resumed = await runCli(command.split(' ').slice(2), { cwd: dir });
     expect(resumed.code, resumed.stderr).toBe(0);

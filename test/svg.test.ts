@@ -1,6 +1,6 @@
 // The chart writer must produce well-formed SVG whose marks sit where the data says.
 import { describe, expect, it } from 'vitest';
-import { escapeXml, lineChart, niceStep, stackedBarChart } from '../src/svg.js';
+import { escapeXml, lineChart, niceStep, stackedBarChart } from '../src/bench/svg.js';
 import { findAll, parseXml } from './xml.js';
 
 describe('the test XML reader', () => {

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, expect } from 'vitest';
-import { encodeIdx } from '../src/idx.js';
-import type { Dataset, Split } from '../src/mnist.js';
+import { encodeIdx } from '../src/data/idx.js';
+import type { Dataset, Split } from '../src/data/mnist.js';
 
-export const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 export const silentLog = pino({ level: 'silent' });
 
 /** `count` samples; `noise` is the share of speckled pixels, which makes some digits ambiguous. */
@@ -67,7 +67,7 @@ export interface CliResult {
 }
 
 /**
- * Run `node dist/src/cli.js ...args` in `cwd`. `onStderr` sees stderr as it grows and gets
+ * Run `node dist/src/cli/main.js ...args` in `cwd`. `onStderr` sees stderr as it grows and gets
  * the child, so a test can signal it at the right moment; `closeStdoutAfterFirstLine` reads
  * as `| head -1` does.
  */

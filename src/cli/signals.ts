@@ -1,0 +1,73 @@
+// Ctrl-C (SIGINT) and SIGTERM during training. The first one only raises a flag: the
+// training loop sees it after the steps in flight (a fraction of a second), saves a checkpoint and stops with the
+// conventional status 128 + signal number. A second one means "now": exit at once.
+import { existsSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import { basename, join, relative } from 'node:path';
+import { UserError } from '../util/errors.js';
+import { checkOutputFile } from '../util/files.js';
+
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
+/** Where an interrupted run saves when no --checkpoint was given, relative to the working folder. */
+export const RESCUE_CHECKPOINT = 'threadgrad-interrupted.ckpt';
+
+/**
+ * Where a run without --checkpoint saves when stopped: a rescue file no earlier run left
+ * (threadgrad-interrupted.ckpt, else -2, -3, ...), in the working folder or, where that
+ * cannot be written, in the temp folder.
+ */
+export function rescuePath(): string {
+  for (const dir of [process.cwd(), tmpdir()]) {
+    for (let i = 1; i <= 1000; i++) {
+      const path = join(dir, i === 1 ? RESCUE_CHECKPOINT : RESCUE_CHECKPOINT.replace(/\.ckpt$/, `-${i}.ckpt`));
+      if (existsSync(path)) continue;
+      try {
+        checkOutputFile(path, 'checkpoint');
+        return path;
+      } catch {
+        break;
+      }
+    }
+  }
+  throw new UserError(`neither the working folder nor ${tmpdir()} can take a rescue checkpoint`);
+}
+
+export class StopRequests {
+  private received: NodeJS.Signals | undefined;
+
+  private readonly handler = (signal: NodeJS.Signals): void => {
+    if (this.received) process.exit(exitCodeFor(signal));
+    this.received = signal;
+    this.onFirst(signal);
+  };
+
+  constructor(private readonly onFirst: (signal: NodeJS.Signals) => void = () => {}) {
+    for (const s of STOP_SIGNALS) process.on(s, this.handler);
+  }
+
+  /** The signal that asked the run to stop, if any; the training loop polls this between calls of steps. */
+  readonly requested = (): NodeJS.Signals | undefined => this.received;
+
+  /** Give the signals back their default action. */
+  dispose(): void {
+    for (const s of STOP_SIGNALS) process.off(s, this.handler);
+  }
+}
+
+/** 130 for SIGINT, 143 for SIGTERM, as a shell reports a process killed by the signal. */
+export function exitCodeFor(signal: NodeJS.Signals): number {
+  return 128 + constants.signals[signal];
+}
+
+/** The command that continues from `checkpoint`, as this process was started (installed bin or node path/to/cli/main.js). */
+export function resumeCommand(checkpoint: string): string {
+  const script = process.argv[1] ?? '';
+  const near = relative(process.cwd(), script);
+  const program = basename(script) === 'main.js' ? `node ${shellQuote(near.startsWith('..') ? script : near)}` : 'threadgrad';
+  return `${program} train --resume ${shellQuote(checkpoint)}`;
+}
+
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,60 @@
+// `threadgrad train`: every training setting as a flag (options.ts), resume, and the run itself.
+import { resolve } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { readCheckpoint, type Checkpoint } from '../model/checkpoint.js';
+import { DEFAULTS, configFromCheckpoint, configFromEnv, configFromFlags, readConfigFile, type TrainConfig } from '../config.js';
+import { commandLogger, settingOptions, settingsOf } from './options.js';
+import { StopRequests } from './signals.js';
+import { loadDataset, train } from '../train.js';
+
+/**
+ * A resumed run keeps the checkpoint's settings (checked like any others) except those
+ * given now by flag, env or config file, and goes on saving to the file it resumed from
+ * (a copy of a checkpoint saves to the copy) unless --checkpoint names another.
+ */
+function resumedConfigOf(argv: Record<string, unknown>, ckpt: Checkpoint): TrainConfig {
+  const saved = configFromCheckpoint(ckpt.header.config, ckpt.path);
+  const fromFlags = configFromFlags(argv);
+  const explicit = { ...(argv.config ? readConfigFile(argv.config as string) : {}), ...configFromEnv(process.env, fromFlags), ...fromFlags };
+  return { ...DEFAULTS, ...saved, ...explicit, checkpoint: explicit.checkpoint ?? resolve(ckpt.path) };
+}
+
+async function run(argv: Record<string, unknown>): Promise<void> {
+  const resume = argv.resume === undefined ? undefined : readCheckpoint(argv.resume as string);
+  const cfg = resume ? resumedConfigOf(argv, resume) : settingsOf(argv);
+  const log = commandLogger();
+  // Loaded before the stop handlers are in place: a signal while reading simply ends the process, with nothing to save yet.
+  const data = await loadDataset(cfg);
+  const stop = new StopRequests((signal) => log.warn(`${signal}: stopping after the steps in flight to save a checkpoint (repeat to quit at once)`));
+  const t0 = performance.now();
+  try {
+    const result = await train(cfg, log, data, { resume, stopRequested: stop.requested });
+    const seconds = (performance.now() - t0) / 1000;
+    const last = result.epochs[result.epochs.length - 1];
+    const speed = last ? `, ${Math.round(last.samplesPerSec)} samples/s` : ', nothing left to train: raise --epochs to go on';
+    process.stdout.write(
+      `test accuracy ${(100 * result.test.accuracy).toFixed(2)}% after ${cfg.epochs} epoch(s) ` +
+        `(${seconds.toFixed(1)} s, ${cfg.workers} worker(s)${speed})\n`,
+    );
+  } finally {
+    stop.dispose();
+  }
+}
+
+export const trainCommand: CommandModule<object, Record<string, unknown>> = {
+  command: 'train',
+  describe: 'train the MLP on MNIST and report test accuracy per epoch',
+  builder: (y) =>
+    settingOptions(y)
+      .option('resume', {
+        describe: 'continue from a checkpoint with its settings, saving on to it (or to --checkpoint); settings given here override them, except --hidden',
+        requiresArg: true, type: 'string',
+      })
+      .example('$0 train', '5 epochs, batch 64, 2 workers on the bundled MNIST')
+      .example('$0 train --workers 4 --epochs 10', 'more threads, more passes')
+      .example('$0 train --full-batch --lr 0.2 --epochs 50', 'one update per pass over the data')
+      .example('$0 train --config config/default.json', 'settings from a file')
+      .example('$0 train --checkpoint runs/mnist.ckpt --checkpoint-every 500', 'save every 500 steps and at the end')
+      .example('$0 train --resume runs/mnist.ckpt --epochs 10', 'continue a run, up to 10 epochs in all') as Argv<Record<string, unknown>>,
+  handler: (argv) => run(argv),
+};

@@ -1,0 +1,57 @@
+// The Kernels interface over the WebAssembly SIMD build of assembly/kernels.ts. The module
+// imports the arena's shared memory, so a call passes only offsets: the interface's float
+// offsets become the byte addresses the module expects, and no tensor is ever copied.
+import type { Kernels, UpdateMode } from './kernels.js';
+import { IMAGE_SIZE } from '../data/mnist.js';
+
+/** What dist/kernels.wasm exports; every pointer is a byte address in the arena. */
+export interface KernelExports {
+  matmulForward(out: number, inp: number, W: number, b: number, n: number, inDim: number, outDim: number, relu: number): void;
+  backpropInput(dinp: number, dout: number, inp: number, W: number, n: number, inDim: number, outDim: number): void;
+  /** pix < 0: the inputs are floats at inp. */
+  updateRows(
+    W: number, b: number, gW: number, gb: number, inp: number, pix: number, dout: number, n: number, inDim: number, outDim: number,
+    rowLo: number, rowHi: number, scale: number, mode: number, scratch: number, to: number, moved: number,
+  ): void;
+  scalePixels(out: number, src: number, count: number): void;
+  gatherPixels(out: number, table: number, n: number, count: number): void;
+  pull(at: number, bytes: number): number;
+}
+
+export class WasmKernels implements Kernels {
+  constructor(private readonly wasm: KernelExports, private readonly memory: WebAssembly.Memory) {}
+
+  matmulForward(out: number, inp: number, W: number, b: number, n: number, inDim: number, outDim: number, relu: boolean): void {
+    this.wasm.matmulForward(out * 4, inp * 4, W * 4, b * 4, n, inDim, outDim, relu ? 1 : 0);
+  }
+
+  backpropInput(dinp: number, dout: number, inp: number, W: number, n: number, inDim: number, outDim: number): void {
+    this.wasm.backpropInput(dinp * 4, dout * 4, inp * 4, W * 4, n, inDim, outDim);
+  }
+
+  updateRows(
+    W: number, b: number, gW: number, gb: number, inp: number, pixels: number, dout: number, n: number, inDim: number, outDim: number,
+    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, scratch: number, to: number, moved: number,
+  ): void {
+    this.wasm.updateRows(W * 4, b * 4, gW * 4, gb * 4, inp * 4, pixels < 0 ? -1 : pixels * 4, dout * 4, n, inDim, outDim, rowLo, rowHi, scale, mode, scratch * 4, to * 4, moved * 4);
+  }
+
+  scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void {
+    this.checkInArena(pixels);
+    this.wasm.scalePixels(out * 4, pixels.byteOffset + from, count);
+  }
+
+  gatherPixels(out: number, pixels: Uint8Array, table: number, n: number): void {
+    this.checkInArena(pixels);
+    this.wasm.gatherPixels(out * 4, table * 4, n, IMAGE_SIZE);
+  }
+
+  /** The pixels must live in the arena (the engine copies the data set there) for the module to read them. */
+  private checkInArena(pixels: Uint8Array): void {
+    if (pixels.buffer !== this.memory.buffer) throw new Error('wasm kernels read pixels only from the arena memory');
+  }
+
+  pull(at: number, count: number): void {
+    this.wasm.pull(at * 4, count * 4);
+  }
+}
