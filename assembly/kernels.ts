@@ -2,7 +2,7 @@
 // address in the shared arena memory; W is [inDim][outDim] row-major; rows are not padded.
 //
 // The module keeps no state in memory at all (no data segments, no stack, no heap): it
-// only reads and writes the tensors it is handed, so any number of threads can run it on
+// only reads and writes the tensors it is handed, so any number of workers can run it on
 // the same memory at once.
 //
 // One file per concept: nonzero.ts (finding nonzero inputs), forward.ts, backward.ts (the
@@ -12,4 +12,4 @@
 export { matmulForward } from './forward';
 export { backpropInput } from './backward';
 export { updateRows } from './rows';
-export { gatherPixels, pull, scalePixels } from './memory';
+export { gatherPixels, pull } from './memory';

@@ -1,4 +1,4 @@
-// Memory in and out of a thread's cache: images scaled into the round buffer, and a sweep
+// Memory in and out of a worker's cache: images scaled into the chunk buffer, and a sweep
 // that pulls in what other cores wrote.
 
 /** Floats at p = the 16 bytes at src / 255, widened 16 at a time. Division, not a multiply by
@@ -26,13 +26,6 @@
   const half = q < 2 ? i16x8.extend_low_i8x16_u(bytes) : i16x8.extend_high_i8x16_u(bytes);
   const words = (q & 1) == 0 ? i32x4.extend_low_i16x8_u(half) : i32x4.extend_high_i16x8_u(half);
   return f32x4.div(f32x4.convert_i32x4_s(words), f32x4.splat(255));
-}
-
-/** out[i] = src[i] / 255 as f32 for i < count. */
-export function scalePixels(out: usize, src: usize, count: i32): void {
-  let i = 0;
-  for (; i + 16 <= count; i += 16) scale16(out + (<usize>i << 2), src + <usize>i);
-  for (; i < count; i++) store<f32>(out + (<usize>i << 2), <f32>load<u8>(src + <usize>i) / 255);
 }
 
 /**

@@ -1,16 +1,16 @@
-// Phase 2 of a step: the weight gradients, reduced over a round's samples and applied, row
+// Phase 2 of a step: the weight gradients, reduced over a chunk's samples and applied, row
 // by row.
 //
-// The gradient of W is inp^T . dout summed over every sample of the round. Row k of it
+// The gradient of W is inp^T . dout summed over every sample of the chunk. Row k of it
 // needs column k of inp and all of dout, so a row can be finished (reduced over all
-// samples and applied) by whichever thread takes it: no per-thread gradient copies.
+// samples and applied) by whichever worker takes it: no per-worker gradient copies.
 import { pixels4 } from './memory';
 import { nonzeroBytes, nonzeroWord } from './nonzero';
 
 // What a row's sums g_k become; W' is the copy being written (see updateRows).
-const ACCUMULATE = 0; //      gW[k] += g_k                                     (a round before the step's last)
-const APPLY = 1; //           W'[k] = W[k] - scale * g_k                       (a step of one round: gW stays zero)
-const APPLY_AND_CLEAR = 2; // W'[k] = W[k] - scale * (gW[k] + g_k), gW[k] = 0  (the last of several rounds)
+const ACCUMULATE = 0; //      gW[k] += g_k                                     (a chunk before the step's last)
+const APPLY = 1; //           W'[k] = W[k] - scale * g_k                       (a step of one chunk: gW stays zero)
+const APPLY_AND_CLEAR = 2; // W'[k] = W[k] - scale * (gW[k] + g_k), gW[k] = 0  (the last of several chunks)
 
 /** Rows handled together: a sample's inputs of 16 rows are one vector of pixel bytes or four of floats. */
 const ROWS = 16;
@@ -22,7 +22,7 @@ const ROWS = 16;
  * i's pixels, and inp[i][k] = pixel / 255, the value inp holds (sortBlock divides; sortPartial's
  * float64 multiply by 1/255 rounds to the same float32 for every byte). Pixels are never
  * written, so they sit in every core's cache, while inp was half written by other cores.
- * `scratch`: this thread's 16 counts and 16 lists of n (dout row offset, input) pairs.
+ * `scratch`: this worker's 16 counts and 16 lists of n (dout row offset, input) pairs.
  * The updated rows W' go `to` bytes past the rows read (0: in place). `moved` holds a byte
  * per row, 1 where the row's two copies may differ: a row with no nonzero input is copied
  * to `to` only then (a row untouched for several steps is not written at all, so the

@@ -9,9 +9,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BenchReport } from '../src/bench/bench.js';
+import type { BenchReport } from '../src/bench/summary.js';
 import { DEFAULTS } from '../src/config.js';
-import { KERNEL_KINDS } from '../src/parallel/protocol.js';
+import { KERNEL_KINDS } from '../src/kernels/kernels.js';
 import { scriptFlags } from './flags.js';
 
 const USAGE = 'Usage: npm run bench:ceiling -- [--copies 2] [--batch 256] [--kernels wasm|ts]';

@@ -1,8 +1,8 @@
-// `npm run bench:kernels`: where one thread's time per sample goes, kernel by kernel, on
+// `npm run bench:kernels`: where one worker's time per sample goes, kernel by kernel, on
 // one core with no other thread and warm caches. The net first trains for a few hundred
-// steps (so that the ReLU outputs are as sparse as in training), then every timed round
-// runs the whole step once (phase 1 on fresh samples, cold data as in training) and each
-// kernel once more on the same round, timed alone. What the breakdown is for: choosing
+// steps (so that the ReLU outputs are as sparse as in training), then every timed step
+// runs whole once (phase 1 on fresh samples, cold data as in training) and each kernel once
+// more on the same chunk, timed alone. What the breakdown is for: choosing
 // what to optimise next; the end-to-end figures are `bench` and `bench:numpy`.
 import { allocateArena, planArena, splitInArena } from '../src/parallel/arena.js';
 import { DEFAULTS } from '../src/config.js';
@@ -11,15 +11,14 @@ import { APPLY } from '../src/kernels/kernels.js';
 import { dataPaths, loadMnist } from '../src/data/mnist.js';
 import { initParams, modelShape } from '../src/model/model.js';
 import { forwardBackward, makeNet, rowBlocks, softmaxCrossEntropy, updateWeights } from '../src/parallel/pass.js';
-import { KERNEL_KINDS } from '../src/parallel/protocol.js';
+import { KERNEL_KINDS } from '../src/kernels/kernels.js';
 import { Rng } from '../src/model/rng.js';
-import { shuffleEpoch } from '../src/train.js';
 import { scriptFlags } from './flags.js';
 
-const USAGE = `Usage: npm run bench:kernels -- [--batch 256 (1..${DEFAULTS.chunk}, one round)] [--rounds 200] [--kernels wasm|ts]`;
-const flags = scriptFlags('bench-kernels', USAGE, { batch: '256', rounds: '200', kernels: DEFAULTS.kernels });
+const USAGE = `Usage: npm run bench:kernels -- [--batch 256 (1..${DEFAULTS.chunk}, one chunk)] [--steps 200] [--kernels wasm|ts]`;
+const flags = scriptFlags('bench-kernels', USAGE, { batch: '256', steps: '200', kernels: DEFAULTS.kernels });
 const batch = flags.int('batch', 1, DEFAULTS.chunk);
-const rounds = flags.int('rounds', 1);
+const steps = flags.int('steps', 1);
 const kernels = flags.oneOf('kernels', KERNEL_KINDS);
 
 const { train } = await loadMnist(dataPaths(undefined));
@@ -28,15 +27,16 @@ const plan = planArena(shape, 1, DEFAULTS.chunk, train.images.length);
 const memory = allocateArena(plan);
 const f = new Float32Array(memory.buffer);
 const split = splitInArena(memory, train, plan.pixels);
-const net = makeNet(shape, plan, await loadKernels(kernels, memory, f), f);
+const net = makeNet(shape, plan, await loadKernels(kernels, memory, f), f, 0);
 const rng = new Rng(DEFAULTS.seed);
-initParams(f.subarray(plan.params, plan.params + shape.paramCount), shape, rng);
+const weights = plan.copies[0];
+initParams(f.subarray(weights, weights + shape.paramCount), shape, rng);
 const order = new Int32Array(train.count);
-shuffleEpoch(order, rng);
+rng.permute(order);
 
-const losses = new Float64Array(plan.rows);
+const losses = new Float64Array(plan.chunk);
 const blocks = rowBlocks(shape);
-const { round, params } = plan;
+const { buffer } = plan;
 const last = shape.layers.length - 1;
 const ms = new Map<string, number>();
 const time = (name: string, run: () => void): void => {
@@ -51,38 +51,38 @@ function step(timed: boolean): void {
   const scale = DEFAULTS.lr / batch;
   if (!timed) {
     forwardBackward(net, split, order, first, 0, batch, losses);
-    for (const b of blocks) updateWeights(net, b, batch, scale, APPLY, 0);
+    for (const b of blocks) updateWeights(net, b, batch, scale, APPLY);
   } else {
     time('phase 1 on fresh samples', () => forwardBackward(net, split, order, first, 0, batch, losses));
-    time('  pixels to floats', () => net.kernels.gatherPixels(round.x, split.images, round.pixelRows, batch));
+    time('  pixels to floats', () => net.kernels.gatherPixels(buffer.x, split.images, buffer.pixelAddr, batch));
     shape.layers.forEach((L, l) => {
-      const inp = l === 0 ? round.x : round.act[l - 1];
-      time(`  forward ${L.inDim}x${L.outDim}`, () => net.kernels.matmulForward(round.act[l], inp, params + L.w, params + L.b, batch, L.inDim, L.outDim, l < last));
+      const inp = l === 0 ? buffer.x : buffer.act[l - 1];
+      time(`  forward ${L.inDim}x${L.outDim}`, () => net.kernels.matmulForward(buffer.act[l], inp, weights + L.w, weights + L.b, batch, L.inDim, L.outDim, l < last));
     });
-    time('  softmax cross-entropy', () => softmaxCrossEntropy(f, round.act[last], round.delta[last], net.labels, batch, net.predictions, losses, 0));
+    time('  softmax cross-entropy', () => softmaxCrossEntropy(f, buffer.act[last], buffer.delta[last], net.labels, batch, net.predictions, losses, 0));
     for (let l = last; l > 0; l--) {
       const L = shape.layers[l];
-      time(`  delta through ${L.inDim}x${L.outDim}`, () => net.kernels.backpropInput(round.delta[l - 1], round.delta[l], round.act[l - 1], params + L.w, batch, L.inDim, L.outDim));
+      time(`  delta through ${L.inDim}x${L.outDim}`, () => net.kernels.backpropInput(buffer.delta[l - 1], buffer.delta[l], buffer.act[l - 1], weights + L.w, batch, L.inDim, L.outDim));
     }
     for (const b of blocks) {
       const L = shape.layers[b.layer];
-      time(`phase 2: rows of ${L.inDim}x${L.outDim} + bias`, () => updateWeights(net, b, batch, scale, APPLY, 0));
+      time(`phase 2: rows of ${L.inDim}x${L.outDim} + bias`, () => updateWeights(net, b, batch, scale, APPLY));
     }
   }
   first += batch;
 }
 
 for (let i = 0; i < Math.ceil(20_000 / batch); i++) step(false);
-for (let i = 0; i < rounds; i++) step(true);
+for (let i = 0; i < steps; i++) step(true);
 
-const usPerSample = (name: string): number => (1000 * ms.get(name)!) / (rounds * batch);
+const usPerSample = (name: string): number => (1000 * ms.get(name)!) / (steps * batch);
 const nonzero = (at: number, width: number): number => {
   let count = 0;
   for (let i = 0; i < batch * width; i++) if (f[at + i] !== 0) count++;
   return count / batch;
 };
-console.log(`${kernels} kernels, batch ${batch}, ${rounds} rounds, one thread; microseconds per sample`);
+console.log(`${kernels} kernels, batch ${batch}, ${steps} steps, one worker; microseconds per sample`);
 for (const name of ms.keys()) console.log(`${name.padEnd(34)} ${usPerSample(name).toFixed(3).padStart(7)}`);
-const nonzeros = [nonzero(round.x, shape.sizes[0]), ...shape.layers.slice(0, last).map((L, l) => nonzero(round.act[l], L.outDim))];
+const nonzeros = [nonzero(buffer.x, shape.sizes[0]), ...shape.layers.slice(0, last).map((L, l) => nonzero(buffer.act[l], L.outDim))];
 console.log(`nonzero inputs per sample, by layer: ${nonzeros.map((v, l) => `${v.toFixed(0)} of ${shape.sizes[l]}`).join(', ')}`);
-console.log('(the indented kernels re-run phase 1 on the same round, warm; with wasm kernels, phase 2 rows include sorting the samples into each row\'s list)');
+console.log('(the indented kernels re-run phase 1 on the same chunk, warm; with wasm kernels, phase 2 rows include sorting the samples into each row\'s list)');

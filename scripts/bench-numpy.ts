@@ -2,25 +2,24 @@
 // same net, same data, same batch size, in one run: prints seconds per epoch and the ratio
 // ours / NumPy for 1 and 2 workers at B=64 and B=256. Each side runs four epochs and the
 // median of epochs 2-4 counts: the first includes thread start-up and compilation, and our
-// epochs keep getting faster into the third (NumPy's barely move). Rounds alternate sides
-// and the median round is reported.
+// epochs keep getting faster into the third (NumPy's barely move). Repeats alternate sides
+// and the median repeat is reported.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
-import { median } from '../src/bench/bench.js';
+import { median } from '../src/bench/summary.js';
 import { DEFAULTS } from '../src/config.js';
 import { dataPaths, defaultDataDir, loadMnist } from '../src/data/mnist.js';
-import { KERNEL_KINDS } from '../src/parallel/protocol.js';
+import { KERNEL_KINDS } from '../src/kernels/kernels.js';
 import { train } from '../src/train.js';
 import { scriptFlags } from './flags.js';
 
 /** Epochs per run; the median of all but the first is an epoch's time. */
 const EPOCHS = 4;
 
-const USAGE = 'Usage: npm run bench:numpy -- [--rounds 3] [--kernels wasm|ts] [--out FILE.json]';
-const flags = scriptFlags('bench-numpy', USAGE, { rounds: '3', kernels: DEFAULTS.kernels, out: undefined });
-const rounds = flags.int('rounds', 1);
+const USAGE = 'Usage: npm run bench:numpy -- [--repeats 3] [--kernels wasm|ts] [--out FILE.json]';
+const flags = scriptFlags('bench-numpy', USAGE, { repeats: '3', kernels: DEFAULTS.kernels, out: undefined });
+const repeats = flags.int('repeats', 1);
 const kernels = flags.oneOf('kernels', KERNEL_KINDS);
 const out = flags.get('out');
 const script = fileURLToPath(new URL('../../scripts/reference/numpy_loop.py', import.meta.url));
@@ -48,7 +47,7 @@ function numpyEpochSeconds(batch: number): { seconds: number; info: unknown } {
 const data = await loadMnist(dataPaths(undefined));
 async function oursEpochSeconds(batch: number, workers: number): Promise<number> {
   const cfg = { ...DEFAULTS, epochs: EPOCHS, batchSize: batch, workers, kernels };
-  const result = await train(cfg, pino({ level: 'silent' }), data);
+  const result = await train(cfg, { data });
   return median(result.epochs.slice(1).map((e) => e.seconds));
 }
 
@@ -56,7 +55,7 @@ const cases = [64, 256].flatMap((batch) => [1, 2].map((workers) => ({ batch, wor
 const samples: Record<string, number[]> = {};
 const push = (key: string, v: number) => (samples[key] ??= []).push(v);
 let numpyInfo: unknown;
-for (let r = 0; r < rounds; r++) {
+for (let r = 0; r < repeats; r++) {
   for (const batch of [64, 256]) {
     const np = numpyEpochSeconds(batch);
     numpyInfo = np.info;
@@ -74,5 +73,5 @@ console.log('batch  workers  ours s/epoch  numpy-1-thread s/epoch  ours/numpy');
 for (const r of rows) {
   console.log(`${String(r.batch).padStart(5)}  ${String(r.workers).padStart(7)}  ${r.oursSeconds.toFixed(3).padStart(12)}  ${r.numpySeconds.toFixed(3).padStart(22)}  ${r.ratio.toFixed(2).padStart(9)}x`);
 }
-console.log(`median of ${rounds} rounds, each the median of epochs 2-${EPOCHS} of a run, ${kernels} kernels; numpy: ${JSON.stringify(numpyInfo)}`);
-if (out) writeFileSync(out, JSON.stringify({ rows, samples, numpy: numpyInfo, kernels, rounds }, null, 2) + '\n');
+console.log(`median of ${repeats} repeats, each the median of epochs 2-${EPOCHS} of a run, ${kernels} kernels; numpy: ${JSON.stringify(numpyInfo)}`);
+if (out) writeFileSync(out, JSON.stringify({ rows, samples, numpy: numpyInfo, kernels, repeats }, null, 2) + '\n');

@@ -3,7 +3,7 @@
 import { runBench } from '../src/bench/bench.js';
 import { DEFAULTS } from '../src/config.js';
 import { dataPaths, loadMnist } from '../src/data/mnist.js';
-import { KERNEL_KINDS } from '../src/parallel/protocol.js';
+import { KERNEL_KINDS } from '../src/kernels/kernels.js';
 import { scriptFlags } from './flags.js';
 
 const USAGE = 'Usage: npm run bench -- [--kernels wasm|ts] [--batch 64] [--steps 200] [--warmup 20] [--repeats 5]';

@@ -23,7 +23,9 @@ const samples: number[] = [];
 process.stdout.write(`${cfg.epochs} epochs, ${data.train.count} training samples, hidden ${cfg.hidden.join(',')}, ${cfg.workers} workers\n`);
 process.stdout.write(`data loaded, before training: ${mib(before)}\n`);
 try {
-  await train(cfg, createLogger({ level: 'warn' }), data, {
+  await train(cfg, {
+    data,
+    log: createLogger({ level: 'warn' }),
     onEpoch: (record) => {
       samples.push(process.memoryUsage().rss);
       process.stdout.write(`after epoch ${String(record.epoch).padStart(2)}:             ${mib(samples[samples.length - 1])}\n`);

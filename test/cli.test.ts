@@ -70,7 +70,7 @@ describe('benchmark scripts', () => {
     ['bench-kernels', ['--kernels', 'gpu'], /--kernels must be one of ts, wasm, got "gpu"/],
     ['bench-step', ['--bogus'], /Unknown option '--bogus'/],
     ['bench-ceiling', ['--copies', '0'], /--copies must be an integer >= 1, got "0"/],
-    ['bench-numpy', ['--rounds'], /argument missing/],
+    ['bench-numpy', ['--repeats'], /argument missing/],
   ])('%s rejects %o with one line and exit status 2', (name, args, message) => {
     const r = spawnSync(process.execPath, [script(name), ...args], { encoding: 'utf8' });
     expect(r.status).toBe(2);

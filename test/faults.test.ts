@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../src/model/checkpoint.js';
-import { DEFAULTS, type TrainConfig } from '../src/config.js';
+import { DEFAULTS, savedConfig, type TrainConfig } from '../src/config.js';
 import { UserError } from '../src/util/errors.js';
 import { FAULT_ENV } from '../src/parallel/fault-hook.js';
 import type { Logger } from '../src/cli/log.js';
 import { train, type TrainResult } from '../src/train.js';
-import { silentLog, syntheticData, tempDir } from './synthetic.js';
+import { syntheticData, tempDir } from './synthetic.js';
 
 const data = syntheticData(480, 120); // 30 steps per epoch at batch 16
 const cfg: TrainConfig = { ...DEFAULTS, epochs: 2, batchSize: 16, hidden: [32, 16], workers: 2, seed: 11 };
@@ -36,7 +36,7 @@ afterEach(() => {
 describe('worker faults', () => {
   let clean: TrainResult;
   beforeAll(async () => {
-    clean = await train(cfg, silentLog, data);
+    clean = await train(cfg, { data });
   });
 
   const THREW = /injected fault \(THREADGRAD_INJECT_FAULT\): this worker threw on purpose/;
@@ -49,7 +49,7 @@ describe('worker faults', () => {
   ] as const)('a worker that calls %s in phase %i of a step is retried, logged, and changes nothing', async (kind, phase, error) => {
     process.env[FAULT_ENV] = `${kind}:step=3:phase=${phase}`;
     const { log, records } = capture();
-    const result = await train(cfg, log, data);
+    const result = await train(cfg, { data, log });
     const warnings = records.filter((r) => r.level === 40);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ attempt: 1, msg: 'a worker failed mid-step; retrying the step' });
@@ -62,24 +62,24 @@ describe('worker faults', () => {
     process.env[FAULT_ENV] = `${kind}:step=40:times=9`;
     const path = join(tempDir(), 'run.ckpt');
     const { log, records } = capture();
-    const error = await train({ ...cfg, checkpoint: path }, log, data).then(
+    const error = await train({ ...cfg, checkpoint: path }, { data, log }).then(
       () => expect.fail('the run should have given up'),
       (e: unknown) => e as UserError,
     );
     expect(error).toBeInstanceOf(UserError);
     expect(error.message).toMatch(
-      /^a worker failed 4 times in a row on the same step; last error: .*; stopped at epoch 2, step 9 of 30; saved a checkpoint to .*run\.ckpt; resume with: .*train --resume .*run\.ckpt$/,
+      /^a worker failed 4 times in a row on the same step; last error: .*; stopped at epoch 2, step 9 of 30; saved a checkpoint to .*run\.ckpt$/,
     );
     expect(records.filter((r) => r.level === 40).map((r) => r.attempt)).toEqual([1, 2, 3]);
     delete process.env[FAULT_ENV];
     const ckpt = readCheckpoint(path);
     expect(ckpt.header).toMatchObject({ epoch: 2, step: 9 });
-    const resumed = await train(ckpt.header.config, silentLog, data, { resume: ckpt });
+    const resumed = await train(savedConfig(ckpt), { data, resume: ckpt });
     expect(bits(resumed.params).equals(bits(clean.params))).toBe(true);
   });
 
   it('refuses a malformed fault spec instead of ignoring it', async () => {
     process.env[FAULT_ENV] = 'throw:3';
-    await expect(train(cfg, silentLog, data)).rejects.toThrow(/THREADGRAD_INJECT_FAULT="throw:3" is not of the form throw\|exit:step=N\[:times=K\]\[:phase=1\|2\]/);
+    await expect(train(cfg, { data })).rejects.toThrow(/THREADGRAD_INJECT_FAULT="throw:3" is not of the form throw\|exit:step=N\[:times=K\]\[:phase=1\|2\]/);
   });
 });

@@ -9,19 +9,19 @@ import { Rng } from '../src/model/rng.js';
 
 function smallNet(): { net: Net; split: { images: Uint8Array; labels: Uint8Array; count: number }; order: Int32Array } {
   const shape = modelShape([6, 5]);
-  const plan = planArena(shape, 1, 4); // rounds of 4 < 7 samples: exercises the sums carried between rounds
+  const plan = planArena(shape, 1, 4); // chunks of 4 < 7 samples: exercises the sums carried between chunks
   const f = new Float64Array(plan.bytes / 4); // plan offsets count elements, whatever their width
   const rng = new Rng(7);
-  initParams(f.subarray(plan.params, plan.params + shape.paramCount), shape, rng);
+  initParams(f.subarray(plan.copies[0], plan.copies[0] + shape.paramCount), shape, rng);
   // Non-zero biases so their gradients are tested away from the symmetric start.
-  for (const L of shape.layers) for (let j = 0; j < L.outDim; j++) f[plan.params + L.b + j] = 0.1 * rng.normal();
+  for (const L of shape.layers) for (let j = 0; j < L.outDim; j++) f[plan.copies[0] + L.b + j] = 0.1 * rng.normal();
   const count = 7;
   const images = new Uint8Array(count * IMAGE_SIZE);
   // MNIST-like: mostly zeros, some bright pixels.
   for (let i = 0; i < images.length; i++) images[i] = rng.uniform() < 0.2 ? rng.below(256) : 0;
   const labels = Uint8Array.from({ length: count }, (_, i) => i % 10);
   const order = Int32Array.from({ length: count }, (_, i) => i);
-  return { net: makeNet(shape, plan, new TsKernels(f), f), split: { images, labels, count }, order };
+  return { net: makeNet(shape, plan, new TsKernels(f), f, 0), split: { images, labels, count }, order };
 }
 
 describe('backward pass', () => {
@@ -38,12 +38,12 @@ describe('backward pass', () => {
       const indices = [...Array.from({ length: L.outDim }, (_, j) => L.b + j)];
       for (let i = 0; i < L.inDim * L.outDim; i += Math.max(1, Math.floor((L.inDim * L.outDim) / 40))) indices.push(L.w + i);
       for (const p of indices) {
-        const saved = f[plan.params + p];
-        f[plan.params + p] = saved + eps;
+        const saved = f[plan.copies[0] + p];
+        f[plan.copies[0] + p] = saved + eps;
         const up = loss();
-        f[plan.params + p] = saved - eps;
+        f[plan.copies[0] + p] = saved - eps;
         const down = loss();
-        f[plan.params + p] = saved;
+        f[plan.copies[0] + p] = saved;
         const numeric = (up - down) / (2 * eps);
         const denom = Math.max(1e-8, Math.abs(numeric) + Math.abs(analytic[p]));
         expect(Math.abs(numeric - analytic[p]) / denom, `param ${p}`).toBeLessThan(1e-5);

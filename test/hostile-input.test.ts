@@ -11,7 +11,7 @@ import { DEFAULTS } from '../src/config.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { dataPaths, head, loadMnist } from '../src/data/mnist.js';
 import { train } from '../src/train.js';
-import { expectOneLineError, runCli, silentLog, syntheticData, tempDir, writeDataDir, type CliResult } from './synthetic.js';
+import { expectOneLineError, runCli, syntheticData, tempDir, writeDataDir, type CliResult } from './synthetic.js';
 
 const data = syntheticData(320, 80);
 const dir = writeDataDir(tempDir(), data);
@@ -26,7 +26,7 @@ const file = (name: string, bytes: Uint8Array | string): string => {
 const trained = (r: CliResult): boolean => r.stderr.includes('"msg":"epoch"');
 
 beforeAll(async () => {
-  await train({ ...DEFAULTS, dataDir: dir, hidden: [32, 16], epochs: 1, batchSize: 16, checkpoint: good }, silentLog, data);
+  await train({ ...DEFAULTS, dataDir: dir, hidden: [32, 16], epochs: 1, batchSize: 16, checkpoint: good }, { data });
 });
 
 describe('resume saves to the file it resumed from', () => {
@@ -107,7 +107,7 @@ describe('settings that cannot fit in memory are refused up front, with what the
   it.each([
     [['--hidden', '65536,65536'], /this network \(4,347,133,964 parameters, .*\) with its data needs \d+\.\d GiB of shared memory, more than the 4 GiB WebAssembly can address/],
     [['--hidden', '46341,46341'], /needs \d+\.\d GiB of shared memory, more than the 4 GiB/],
-    [['--hidden', '4096,4096', '--chunk', '65536'], /rounds of 65536 samples\) with its data needs 4\.\d GiB of shared memory/],
+    [['--hidden', '4096,4096', '--chunk', '65536'], /chunks of 65536 samples\) with its data needs 4\.\d GiB of shared memory/],
   ])('train %o', async (args, message) => {
     const path = join(tempDir(), 'keep.ckpt');
     copyFileSync(good, path);
@@ -202,7 +202,7 @@ describe('the short last batch (--drop-last)', () => {
   it('with --drop-last the result no longer swings on N mod batch; without it, the last step takes the leftover samples', async () => {
     const mnist = await loadMnist(dataPaths(undefined));
     const accuracy = async (n: number, dropLast: boolean): Promise<number> => {
-      const result = await train({ ...DEFAULTS, epochs: 1, dropLast }, silentLog, { train: head(mnist.train, n), test: head(mnist.test, 2000) });
+      const result = await train({ ...DEFAULTS, epochs: 1, dropLast }, { data: { train: head(mnist.train, n), test: head(mnist.test, 2000) } });
       expect(result.epochs[0].steps).toBe(dropLast ? Math.floor(n / 64) : Math.ceil(n / 64));
       return result.test.accuracy;
     };

@@ -9,7 +9,7 @@ import { kernelsWasmFile, loadKernels } from '../src/kernels/load.js';
 import { ACCUMULATE, APPLY, APPLY_AND_CLEAR, TsKernels, updateRowsScratch, type Kernels, type UpdateMode } from '../src/kernels/kernels.js';
 import { IMAGE_SIZE, dataPaths, head, loadMnist } from '../src/data/mnist.js';
 import { initParams } from '../src/model/model.js';
-import type { KernelKind } from '../src/parallel/protocol.js';
+import type { KernelKind } from '../src/kernels/kernels.js';
 import { Rng } from '../src/model/rng.js';
 
 const PAGE = 65536;
@@ -128,7 +128,7 @@ describe('wasm kernels agree with TsKernels', () => {
         fillNormal(f, b, outDim, rng, 0.1);
         fillSparse(f, inp, n * inDim, rng);
         fillNormal(f, dout, n * outDim, rng, 1);
-        // Sums of earlier rounds, away from zero.
+        // Sums of earlier chunks, away from zero.
         fillNormal(f, gW, inDim * outDim, rng, 0.5);
         fillNormal(f, gb, outDim, rng, 0.5);
 
@@ -141,7 +141,7 @@ describe('wasm kernels agree with TsKernels', () => {
           // All rows with the bias, then a range inside that starts off a 16-row boundary.
           for (const [lo, hi] of [[0, inDim + 1], [Math.min(3, inDim), Math.min(inDim, 21)]]) {
             compare(f, wasm, `updateRows ${name} [${lo}, ${hi})`, (k) => {
-              k.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, lo, hi, 0.01, mode, scratch, 0, moved);
+              k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: lo, rowHi: hi, scale: 0.01, mode, scratch, to: 0, moved });
               clearScratch(k, f, scratch, n);
             });
           }
@@ -169,7 +169,7 @@ describe('wasm kernels agree with TsKernels', () => {
       compare(f, wasm, `forward, zeros ${zeroFraction}`, (k) => k.matmulForward(out, inp, W, b, n, inDim, outDim, true));
       compare(f, wasm, `backpropInput, zeros ${zeroFraction}`, (k) => k.backpropInput(dinp, dout, inp, W, n, inDim, outDim));
       compare(f, wasm, `updateRows, zeros ${zeroFraction}`, (k) => {
-        k.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, 0, inDim + 1, 0, ACCUMULATE, scratch, 0, moved);
+        k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0, mode: ACCUMULATE, scratch, to: 0, moved });
         clearScratch(k, f, scratch, n);
       });
     }
@@ -189,15 +189,15 @@ describe('wasm kernels agree with TsKernels', () => {
     fillNormal(f, dout, n * outDim, rng, 1);
     const pixels = new Uint8Array(f.buffer, bytes * 4, n * inDim);
     const addresses = new Uint32Array(f.buffer, table * 4, n);
-    // Samples in shuffled order, as a round holds them; MNIST-like, 20% lit.
+    // Samples in shuffled order, as a chunk holds them; MNIST-like, 20% lit.
     for (let i = 0; i < n; i++) addresses[i] = bytes * 4 + ((i * 7) % n) * inDim;
     pixels.forEach((_, i) => (pixels[i] = rng.uniform() < 0.2 ? 1 + rng.below(255) : 0));
     for (let i = 0; i < n; i++) for (let k = 0; k < inDim; k++) f[inp + i * inDim + k] = pixels[addresses[i] - bytes * 4 + k] / 255;
     const ts = new TsKernels(f.slice());
     const W0 = f.slice(W, W + inDim * outDim);
     for (const [name, mode] of MODES) {
-      wasm.updateRows(W, b, gW, gb, inp, table, dout, n, inDim, outDim, 0, inDim + 1, 0.01, mode, scratch, 0, moved);
-      ts.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, 0, inDim + 1, 0.01, mode, scratch, 0, moved);
+      wasm.updateRows({ W, b, gW, gb, inp, pixels: table, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0.01, mode, scratch, to: 0, moved });
+      ts.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0.01, mode, scratch, to: 0, moved });
       // Compare the tensors up to the scratch: the pixel bytes read as floats may be NaNs.
       expectSameArena(f.slice(W, dinp), (ts.f as Float32Array).slice(W, dinp), `pixels, ${name}`);
     }
@@ -205,7 +205,7 @@ describe('wasm kernels agree with TsKernels', () => {
     expect(new Set(pixels).size).toBe(256);
     const sums = (pix: number, lo = 0, hi = inDim + 1): Float32Array => {
       clearSums(f, gW, gb, inDim, outDim);
-      wasm.updateRows(W, b, gW, gb, inp, pix, dout, n, inDim, outDim, lo, hi, 0, ACCUMULATE, scratch, 0, moved);
+      wasm.updateRows({ W, b, gW, gb, inp, pixels: pix, dout, n, inDim, outDim, rowLo: lo, rowHi: hi, scale: 0, mode: ACCUMULATE, scratch, to: 0, moved });
       return f.slice(gW, gb + outDim);
     };
     expect(Array.from(sums(table))).toEqual(Array.from(sums(-1)));
@@ -227,12 +227,12 @@ describe('wasm kernels agree with TsKernels', () => {
     fillSparse(f, inp, n * inDim, rng, 0.5);
     fillNormal(f, dout, n * outDim, rng, 1);
     const W0 = f.slice(W, W + inDim * outDim);
-    // Two rounds over the same samples: sums, then apply. Same as one APPLY of twice the gradient.
-    wasm.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, 0, inDim + 1, 0.5, ACCUMULATE, scratch, 0, moved);
+    // Two chunks of the same samples: sums, then apply. Same as one APPLY of twice the gradient.
+    wasm.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0.5, mode: ACCUMULATE, scratch, to: 0, moved });
     expect(Array.from(f.subarray(W, W + inDim * outDim))).toEqual(Array.from(W0));
     const G = f.slice(gW, gW + inDim * outDim);
     expect(G.filter((v) => v !== 0).length).toBeGreaterThan(inDim * outDim * 0.3);
-    wasm.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, 0, inDim + 1, 0.5, APPLY_AND_CLEAR, scratch, 0, moved);
+    wasm.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0.5, mode: APPLY_AND_CLEAR, scratch, to: 0, moved });
     expect(f.subarray(gW, gW + inDim * outDim).every((v) => v === 0)).toBe(true);
     expect(f.subarray(gb, gb + outDim).every((v) => v === 0)).toBe(true);
     for (let i = 0; i < inDim * outDim; i++) expect(f[W + i]).toBeCloseTo(W0[i] - 0.5 * 2 * G[i], 5);
@@ -263,7 +263,7 @@ describe('wasm kernels agree with TsKernels', () => {
         const sums = f.slice(gW, gb + outDim);
         differ.fill(1);
         f.fill(SENTINEL, W2, b2 + outDim);
-        k.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, 0, inDim + 1, 0.1, mode, scratch, W2 - W, moved);
+        k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0.1, mode, scratch, to: W2 - W, moved });
         const written = f.slice(W2, b2 + outDim);
         expect(Array.from(f.subarray(W, b + outDim)), `${name}: the copy read`).toEqual(Array.from(copyRead));
         // Rows written now differ between the copies; in APPLY, rows without input were copied and agree.
@@ -272,11 +272,11 @@ describe('wasm kernels agree with TsKernels', () => {
           expect(rowsOf(written, untouched)).toEqual(rowsOf(copyRead, untouched));
           // Once the copies agree, a row without input is not written at all.
           for (const r of untouched) f.fill(SENTINEL, W2 + r * outDim, W2 + (r + 1) * outDim);
-          k.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, 0, inDim + 1, 0.1, mode, scratch, W2 - W, moved);
+          k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0.1, mode, scratch, to: W2 - W, moved });
           expect(rowsOf(f.subarray(W2, b2 + outDim), untouched).every((v) => v === SENTINEL)).toBe(true);
         }
         f.set(sums, gW);
-        k.updateRows(W, b, gW, gb, inp, -1, dout, n, inDim, outDim, 0, inDim + 1, 0.1, mode, scratch, 0, moved);
+        k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0.1, mode, scratch, to: 0, moved });
         const inPlace = f.slice(W, b + outDim);
         f.set(copyRead, W);
         expect(Array.from(written), name).toEqual(Array.from(inPlace));
@@ -286,35 +286,10 @@ describe('wasm kernels agree with TsKernels', () => {
       }
     }
   });
-
-  it('scalePixels turns bytes into exactly the same floats x / 255, including odd lengths and offsets', async () => {
-    const layout = new Layout();
-    const out = layout.take(800);
-    const bytesAt = layout.take(800 / 4 + 4);
-    const { f, wasm } = await layout.build();
-    const pixels = new Uint8Array(f.buffer, bytesAt * 4, 800);
-    pixels.forEach((_, i) => (pixels[i] = (i * 37) % 256)); // every byte value, 0 and 255 included
-    // The pixel bytes read as floats may be NaNs, so compare the output region only, bit for bit.
-    const ts = new TsKernels(new Float32Array(out + 800));
-    for (const [from, count] of [[0, 784], [3, 17], [16, 16], [5, 1], [0, 0]]) {
-      f.fill(SENTINEL, out, out + 800);
-      wasm.scalePixels(out, pixels, from, count);
-      ts.scalePixels(out, pixels, from, count);
-      for (let i = 0; i < count; i++) expect(f[out + i]).toBe(Math.fround(pixels[from + i] / 255));
-      expect(Array.from(f.subarray(out, out + count))).toEqual(Array.from(ts.f.subarray(out, out + count)));
-      expect(f[out + count]).toBe(SENTINEL); // nothing written past the end
-    }
-    // Background: whole 16-byte runs of zeros next to lit ones.
-    pixels.forEach((_, i) => (pixels[i] = (i >> 4) % 3 === 0 ? (i * 37) % 256 : 0));
-    f.fill(SENTINEL, out, out + 800);
-    wasm.scalePixels(out, pixels, 0, 784);
-    for (let i = 0; i < 784; i++) expect(f[out + i]).toBe(Math.fround(pixels[i] / 255));
-    expect(() => wasm.scalePixels(out, new Uint8Array(4), 0, 4)).toThrow(/only from the arena/);
-  });
 });
 
 describe('gatherPixels', () => {
-  it('scales the images named by an address table, exactly as scalePixels, four at a time and a last one', async () => {
+  it('scales the images named by an address table to exactly x / 255, four at a time and a last one, zero runs too', async () => {
     const n = 5;
     const layout = new Layout();
     const out = layout.take(n * IMAGE_SIZE);
@@ -348,7 +323,7 @@ describe('wasm kernel module', () => {
   it('imports only the shared memory and exports only kernels', () => {
     const module = new WebAssembly.Module(readFileSync(kernelsWasmFile()));
     expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
-    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['backpropInput', 'gatherPixels', 'matmulForward', 'pull', 'scalePixels', 'updateRows']);
+    expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(['backpropInput', 'gatherPixels', 'matmulForward', 'pull', 'updateRows']);
   });
 
   it('rejects memory that is not shared, with a message saying so', async () => {
@@ -367,7 +342,7 @@ describe('wasm kernels in the worker pool', () => {
         initParams(engine.params, engine.shape, new Rng(5));
         engine.order.forEach((_, i) => (engine.order[i] = i));
         const before = engine.params.slice();
-        for (let s = 0; s < 10; s++) await engine.step(s * 64, (s + 1) * 64, 0.1);
+        await engine.steps(0, 64, 640, 10, 0.1);
         return { before, after: engine.params.slice() };
       } finally {
         await engine.close();

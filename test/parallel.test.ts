@@ -1,19 +1,19 @@
 // Data parallelism must not change the maths: the same batch gives the same update on
 // 1 or 3 workers, bit for bit (every sample and every parameter row is computed whole by
-// one thread, whichever it is, in a fixed order), and the net learns real MNIST.
+// one worker, whichever it is, in a fixed order), and the net learns real MNIST.
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/config.js';
 import { Engine } from '../src/parallel/engine.js';
 import { dataPaths, head, loadMnist } from '../src/data/mnist.js';
 import { initParams, modelShape } from '../src/model/model.js';
 import { forwardBackward, makeNet, rowBlocks, updateWeights } from '../src/parallel/pass.js';
-import { allocateArena, planArena, shardRange, splitInArena } from '../src/parallel/arena.js';
+import { allocateArena, planArena, splitInArena } from '../src/parallel/arena.js';
 import { ACCUMULATE, APPLY, APPLY_AND_CLEAR } from '../src/kernels/kernels.js';
 import { loadKernels } from '../src/kernels/load.js';
 import { Rng } from '../src/model/rng.js';
-import { shuffleEpoch, train } from '../src/train.js';
-import { pino } from 'pino';
-import { SPIN_TOTAL, Shares, barrierPolls, controlWords, sampleCounter, type KernelKind } from '../src/parallel/protocol.js';
+import { train } from '../src/train.js';
+import { SPIN_TOTAL, Shares, barrierPolls, controlWords, sampleCounter, shareOf } from '../src/parallel/protocol.js';
+import type { KernelKind } from '../src/kernels/kernels.js';
 
 const mnist = await loadMnist(dataPaths(undefined));
 const small = { train: head(mnist.train, 2000), test: head(mnist.test, 500) };
@@ -21,14 +21,14 @@ const engines: Engine[] = [];
 afterAll(() => Promise.all(engines.map((e) => e.close())));
 
 async function stepsOn(workers: number, steps: number, batch: number, kernels: KernelKind = 'ts', hidden = [128, 64]): Promise<{ before: Float32Array; after: Float32Array }> {
-  // Rounds of 32 samples: a batch of 64 or 50 takes two, so the sums carried between rounds are covered too.
+  // Chunks of 32 samples: a batch of 64 or 50 takes two, so the sums carried between chunks are covered too.
   const engine = new Engine({ data: small, hidden, workers, kernels, chunk: 32 });
   engines.push(engine);
   const rng = new Rng(123);
   initParams(engine.params, engine.shape, rng);
-  shuffleEpoch(engine.order, rng);
+  rng.permute(engine.order);
   const before = engine.params.slice();
-  for (let s = 0; s < steps; s++) await engine.step(s * batch, (s + 1) * batch, 0.1);
+  for (let s = 0; s < steps; s++) await engine.steps(s * batch, batch, (s + 1) * batch, 1, 0.1);
   return { before, after: engine.params.slice() };
 }
 
@@ -74,13 +74,13 @@ describe('the two copies of the weights', () => {
     ['ts', 64],
     ['wasm', 64],
     ['wasm', 32],
-  ] as const)('give, over many steps of one call, the weights of the same steps done in place on one thread (%s kernels, rounds of %i)', async (kernels, chunk) => {
+  ] as const)('give, over many steps of one call, the weights of the same steps done in place on one worker (%s kernels, chunks of %i)', async (kernels, chunk) => {
     const [batch, steps, lr] = [64, 15, 0.1];
     const engine = new Engine({ data: small, hidden: [128, 64], workers: 2, kernels, chunk });
     engines.push(engine);
     const rng = new Rng(7);
     initParams(engine.params, engine.shape, rng);
-    shuffleEpoch(engine.order, rng);
+    rng.permute(engine.order);
     const start = engine.params.slice();
     // One call, so one command: within it, a row no step touches is copied only while its copies differ.
     await engine.steps(0, batch, steps * batch, steps, lr);
@@ -88,19 +88,19 @@ describe('the two copies of the weights', () => {
     const plan = planArena(engine.shape, 1, chunk, small.train.images.length);
     const memory = allocateArena(plan);
     const f = new Float32Array(memory.buffer);
-    const net = makeNet(engine.shape, plan, await loadKernels(kernels, memory, f), f);
+    const net = makeNet(engine.shape, plan, await loadKernels(kernels, memory, f), f, 0);
     const split = splitInArena(memory, small.train, plan.pixels);
-    f.set(start, plan.params);
-    const losses = new Float64Array(plan.rows);
+    f.set(start, plan.copies[0]);
+    const losses = new Float64Array(plan.chunk);
     for (let s = 0; s < steps; s++) {
       for (let r = 0; r < batch; r += chunk) {
-        // A step of several rounds carries its sums between them and applies them in the last.
+        // A step of several chunks carries its sums between them and applies them in the last.
         const mode = r + chunk < batch ? ACCUMULATE : r === 0 ? APPLY : APPLY_AND_CLEAR;
         forwardBackward(net, split, engine.order, s * batch + r, 0, chunk, losses);
-        for (const block of rowBlocks(engine.shape)) updateWeights(net, block, chunk, lr / batch, mode, 0);
+        for (const block of rowBlocks(engine.shape)) updateWeights(net, block, chunk, lr / batch, mode);
       }
     }
-    const inPlace = f.subarray(plan.params, plan.params + plan.paramCount);
+    const inPlace = f.subarray(plan.copies[0], plan.copies[0] + plan.paramCount);
     expect(maxAbsDiff(start, inPlace)).toBeGreaterThan(1e-2);
     expect(maxAbsDiff(engine.params, inPlace)).toBe(0);
   });
@@ -124,12 +124,12 @@ describe('phase 2 blocks', () => {
   });
 });
 
-describe('shares of a round', () => {
-  /** Thread t's pieces, each thread taking `turns[t]` pieces per turn, in turns, until none is left. */
+describe('shares of a chunk', () => {
+  /** Worker w's pieces, each worker taking `turns[w]` pieces per turn, in turns, until none is left. */
   function claims(n: number, piece: number, turns: number[]): [number, number][][] {
-    const threads = turns.length;
-    const control = new Int32Array(controlWords(threads));
-    const shares = turns.map((_, t) => new Shares(control, sampleCounter, t, threads));
+    const workers = turns.length;
+    const control = new Int32Array(controlWords(workers));
+    const shares = turns.map((_, w) => new Shares(control, sampleCounter, w, workers));
     const taken: [number, number][][] = turns.map(() => []);
     shares.forEach((s) => s.begin(n, piece));
     const active = new Set(turns.keys());
@@ -149,36 +149,36 @@ describe('shares of a round', () => {
     return taken;
   }
 
-  it('hand out every item once, each thread its own share first, and a fast thread helps a slow one', () => {
+  it('hand out every item once, each worker its own share first, and a fast worker helps a slow one', () => {
     for (const [n, piece, turns] of [[256, 16, [1, 1]], [50, 3, [1, 1, 1]], [64, 4, [3, 1]], [7, 2, [1, 5, 1]], [2, 1, [1, 1, 1]]] as const) {
       const taken = claims(n, piece, [...turns]);
       const items = taken.flat().flatMap(([lo, hi]) => Array.from({ length: hi - lo }, (_, i) => lo + i));
       expect(items.sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
-      const share = (u: number): [number, number] => shardRange(u, turns.length, n);
-      const shareOf = (lo: number): number => turns.findIndex((_, u) => lo < share(u)[1]);
+      const share = (u: number): [number, number] => shareOf(u, turns.length, n);
+      const owner = (lo: number): number => turns.findIndex((_, u) => lo < share(u)[1]);
       const sameSize = new Set(turns.map((_, u) => Math.ceil((share(u)[1] - share(u)[0]) / piece))).size === 1;
       taken.forEach((mine, t) => {
         // No piece crosses from one share into the next.
-        for (const [lo, hi] of mine) expect(hi).toBeLessThanOrEqual(share(shareOf(lo))[1]);
-        // A thread's own pieces come first.
-        const own = mine.filter(([lo]) => shareOf(lo) === t);
+        for (const [lo, hi] of mine) expect(hi).toBeLessThanOrEqual(share(owner(lo))[1]);
+        // A worker's own pieces come first.
+        const own = mine.filter(([lo]) => owner(lo) === t);
         expect(mine.slice(0, own.length)).toEqual(own);
         // At equal speeds, on shares of as many pieces each, nobody takes another's work.
         if (turns.every((k) => k === 1) && sameSize) expect(own).toEqual(mine);
       });
-      // A thread three times as fast as the other takes some of the slow one's share.
-      if (turns[0] === 3) expect(taken[0].some(([lo]) => shareOf(lo) === 1)).toBe(true);
+      // A worker three times as fast as the other takes some of the slow one's share.
+      if (turns[0] === 3) expect(taken[0].some(([lo]) => owner(lo) === 1)).toBe(true);
     }
   });
 });
 
 describe('polls at a barrier', () => {
-  it('are shared out among the waiting threads (fewer each as threads grow), and none when threads outnumber cores', () => {
+  it('are shared out among the waiting workers (fewer each as workers grow), and none when workers outnumber cores', () => {
     expect(barrierPolls(2, 2)).toBe(20_000);
     expect(barrierPolls(16, 16)).toBe(2_500);
-    for (const threads of [1, 2, 3, 4, 8, 12, 16]) {
-      expect(Math.abs(barrierPolls(threads, 16) * threads - SPIN_TOTAL)).toBeLessThanOrEqual(threads);
-      expect(barrierPolls(threads + 1, 16)).toBeLessThan(barrierPolls(threads, 16));
+    for (const workers of [1, 2, 3, 4, 8, 12, 16]) {
+      expect(Math.abs(barrierPolls(workers, 16) * workers - SPIN_TOTAL)).toBeLessThanOrEqual(workers);
+      expect(barrierPolls(workers + 1, 16)).toBeLessThan(barrierPolls(workers, 16));
     }
     expect(barrierPolls(3, 2)).toBe(0);
     expect(barrierPolls(17, 16)).toBe(0);
@@ -190,7 +190,7 @@ describe('learning', () => {
     const data = { train: head(mnist.train, 10_000), test: mnist.test };
     // Batch 16 gives 625 updates in the one pass; at the default 64 (157 updates) it lands near 88%.
     const cfg = { ...DEFAULTS, epochs: 1, batchSize: 16, workers: 2, seed: 1 };
-    const result = await train(cfg, pino({ level: 'silent' }), data);
+    const result = await train(cfg, { data });
     expect(result.epochs).toHaveLength(1);
     expect(result.test.accuracy).toBeGreaterThan(0.9);
     // The confusion matrix counts every test image once.

@@ -9,7 +9,7 @@ import { UserError } from '../src/util/errors.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { decodePng } from '../src/data/png.js';
 import { train } from '../src/train.js';
-import { expectOneLineError, runCli, silentLog, syntheticData, tempDir, writeDataDir } from './synthetic.js';
+import { expectOneLineError, runCli, syntheticData, tempDir, writeDataDir } from './synthetic.js';
 
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
 
@@ -100,7 +100,7 @@ describe('eval and predict', () => {
   const image0 = data.test.images.slice(0, 784);
 
   beforeAll(async () => {
-    await train({ ...DEFAULTS, dataDir: dir, hidden: [32, 16], epochs: 1, batchSize: 32, checkpoint: ckpt }, silentLog, data);
+    await train({ ...DEFAULTS, dataDir: dir, hidden: [32, 16], epochs: 1, batchSize: 32, checkpoint: ckpt }, { data });
   });
 
   it('predict classifies every image of an IDX file exactly as eval counts them', async () => {

@@ -7,8 +7,7 @@ import { dataPaths, head, loadSplit, type Dataset } from '../src/data/mnist.js';
 import { initParams, type ModelShape } from '../src/model/model.js';
 import { initReference, referenceGradients, referenceLoss, referenceStep, type ReferenceModel } from '../src/reference.js';
 import { Rng } from '../src/model/rng.js';
-import { shuffleEpoch } from '../src/train.js';
-import type { KernelKind } from '../src/parallel/protocol.js';
+import type { KernelKind } from '../src/kernels/kernels.js';
 
 const paths = dataPaths(undefined);
 const train = head(await loadSplit(paths.trainImages, paths.trainLabels), 1000);
@@ -85,7 +84,7 @@ async function follow(run: Run): Promise<{ params: number; loss: number }> {
   const seed = 2024;
   const rng = new Rng(seed);
   initParams(engine.params, shape, rng);
-  shuffleEpoch(engine.order, rng);
+  rng.permute(engine.order);
   const ref = initReference(shape.sizes, seed);
   const worst = { params: 0, loss: 0 };
   const check = (what: string): void => {
@@ -104,7 +103,7 @@ async function follow(run: Run): Promise<{ params: number; loss: number }> {
     for (let s = 0; s < STEPS; s++) {
       const [lo, hi] = [s * batch, (s + 1) * batch];
       const expected = referenceStep(ref, train.images, train.labels, engine.order.subarray(lo, hi), LR);
-      checkLoss(`step ${s + 1}`, await engine.step(lo, hi, LR), expected);
+      checkLoss(`step ${s + 1}`, (await engine.steps(lo, batch, hi, 1, LR))[0], expected);
       check(`after step ${s + 1}`);
     }
   } else {
@@ -150,7 +149,7 @@ describe('the reference itself', () => {
     // Every bias, every weight of the two upper layers, and first-layer weights of pixels
     // that are lit in some sample of the batch (an unlit pixel's weights get no gradient).
     const lit = Array.from({ length: 784 }, (_, k) => k).filter((k) => batch.some((i) => train.images[i * 784 + k] > 0));
-    const probes: [Float64Array, Float64Array, number][] = [];
+    const probes: [Float32Array | Float64Array, Float64Array, number][] = [];
     m.b.forEach((b, l) => b.forEach((_, j) => probes.push([b, g.db[l], j])));
     for (const l of [1, 2]) m.W[l].forEach((_, i) => probes.push([m.W[l], g.dW[l], i]));
     for (let p = 0; p < lit.length; p += Math.ceil(lit.length / 40)) for (let j = 0; j < 6; j++) probes.push([m.W[0], g.dW[0], lit[p] * 6 + j]);

@@ -6,20 +6,27 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../src/model/checkpoint.js';
-import { DEFAULTS, type TrainConfig } from '../src/config.js';
-import { UserError } from '../src/util/errors.js';
-import { train, type TrainResult } from '../src/train.js';
-import { runCli, silentLog, syntheticData, tempDir, writeDataDir } from './synthetic.js';
+import { DEFAULTS, savedConfig, type TrainConfig } from '../src/config.js';
+import { Stopped, type UserError } from '../src/util/errors.js';
+import { train, type TrainOptions, type TrainResult } from '../src/train.js';
+import { runCli, syntheticData, tempDir, writeDataDir } from './synthetic.js';
 
 const data = syntheticData(480, 120); // 30 steps per epoch at batch 16
 const base: TrainConfig = { ...DEFAULTS, epochs: 2, batchSize: 16, hidden: [32, 16], workers: 2, seed: 7 };
 
 const bits = (params: Float32Array): Buffer => Buffer.from(params.buffer, params.byteOffset, params.byteLength);
 
-/** Asks to stop at the n-th time the loop looks (after every call of steps, here one step, and after every epoch). */
-function stopAtPoll(n: number): () => NodeJS.Signals | undefined {
-  let polls = 0;
-  return () => (++polls === n ? 'SIGINT' : undefined);
+/**
+ * Aborts, as Ctrl-C does, at the n-th time the loop reports (after every call of steps, here
+ * one step, and after every epoch), which the loop sees when it next looks.
+ */
+function stopAtReport(n: number): Pick<TrainOptions, 'signal' | 'onProgress' | 'onEpoch'> {
+  const controller = new AbortController();
+  let reports = 0;
+  const report = (): void => {
+    if (++reports === n) controller.abort('SIGINT');
+  };
+  return { signal: controller.signal, onProgress: report, onEpoch: report };
 }
 
 /**
@@ -29,19 +36,19 @@ function stopAtPoll(n: number): () => NodeJS.Signals | undefined {
  */
 async function stopAndResume(cfg: TrainConfig, poll: number): Promise<{ error: UserError; resumed: TrainResult }> {
   const path = join(tempDir(), 'run.ckpt');
-  const error = await train({ ...cfg, checkpoint: path }, silentLog, data, { stopRequested: stopAtPoll(poll), stepsPerCall: 1 }).then(
+  const error = await train({ ...cfg, checkpoint: path }, { data, ...stopAtReport(poll), stepsPerCall: 1 }).then(
     () => expect.fail('the run should have stopped'),
     (e: unknown) => e as UserError,
   );
   const ckpt = readCheckpoint(path);
-  const resumed = await train({ ...ckpt.header.config, epochs: cfg.epochs }, silentLog, data, { resume: ckpt });
+  const resumed = await train({ ...savedConfig(ckpt), epochs: cfg.epochs }, { data, resume: ckpt });
   return { error, resumed };
 }
 
 describe('resume', () => {
   let clean: TrainResult;
   beforeAll(async () => {
-    clean = await train(base, silentLog, data);
+    clean = await train(base, { data });
   });
 
   it.each([
@@ -50,11 +57,12 @@ describe('resume', () => {
     [30, 'epoch 1, step 30 of 30'], // all steps done, the epoch's evaluation not yet
     [31, 'the start of epoch 2'],
     [45, 'epoch 2, step 14 of 30'],
-  ])('stopped at poll %i (%s) and resumed, the weights are bit-identical to an uninterrupted run', async (poll, where) => {
+  ])('stopped at report %i (%s) and resumed, the weights are bit-identical to an uninterrupted run', async (poll, where) => {
     const { error, resumed } = await stopAndResume(base, poll);
-    expect(error).toBeInstanceOf(UserError);
+    expect(error).toBeInstanceOf(Stopped);
     expect(error.exitCode).toBe(130);
-    expect(error.message).toMatch(new RegExp(`^stopped by SIGINT at ${where}; saved a checkpoint to .*run\\.ckpt; resume with: .*train --resume .*run\\.ckpt$`));
+    expect(error.message).toMatch(new RegExp(`^stopped by SIGINT at ${where}; saved a checkpoint to .*run\\.ckpt$`));
+    expect(error.resumeFrom).toMatch(/run\.ckpt$/);
     expect(bits(resumed.params).equals(bits(clean.params))).toBe(true);
     // The epoch in progress reports the same loss as if it had never stopped.
     const cleanLoss = new Map(clean.epochs.map((e) => [e.epoch, e.loss]));
@@ -63,10 +71,10 @@ describe('resume', () => {
 
   it('continues a finished run to more epochs as if it had been asked for them at the start', async () => {
     const path = join(tempDir(), 'one.ckpt');
-    await train({ ...base, epochs: 1, checkpoint: path }, silentLog, data);
+    await train({ ...base, epochs: 1, checkpoint: path }, { data });
     const ckpt = readCheckpoint(path);
     expect(ckpt.header).toMatchObject({ epoch: 2, step: 0 });
-    const more = await train({ ...ckpt.header.config, epochs: 2 }, silentLog, data, { resume: ckpt });
+    const more = await train({ ...savedConfig(ckpt), epochs: 2 }, { data, resume: ckpt });
     expect(more.epochs.map((e) => e.epoch)).toEqual([2]);
     expect(bits(more.params).equals(bits(clean.params))).toBe(true);
   });
@@ -80,7 +88,7 @@ describe('resume', () => {
     const records: { msg: string; step: number }[] = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void records.push(JSON.parse(line)) });
     const path = join(tempDir(), 'every.ckpt');
-    await train({ ...base, checkpoint: path, checkpointEvery: every }, log, data);
+    await train({ ...base, checkpoint: path, checkpointEvery: every }, { data, log });
     expect(records.filter((r) => r.msg === 'checkpoint saved')).toHaveLength(saves);
     expect(readCheckpoint(path).header).toMatchObject({ epoch: 3, step: 0 });
   });
@@ -88,7 +96,7 @@ describe('resume', () => {
   it('saves nothing without --checkpoint', async () => {
     const records: { msg: string }[] = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void records.push(JSON.parse(line)) });
-    await train({ ...base, epochs: 1 }, log, data);
+    await train({ ...base, epochs: 1 }, { data, log });
     expect(records.filter((r) => r.msg === 'checkpoint saved')).toHaveLength(0);
   });
 });

@@ -6,13 +6,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import { afterAll, expect } from 'vitest';
 import { encodeIdx } from '../src/data/idx.js';
 import type { Dataset, Split } from '../src/data/mnist.js';
 
 export const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
-export const silentLog = pino({ level: 'silent' });
 
 /** `count` samples; `noise` is the share of speckled pixels, which makes some digits ambiguous. */
 export function syntheticSplit(count: number, seed: number, noise = 0.05): Split {

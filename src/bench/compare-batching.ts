@@ -9,10 +9,9 @@ import { Engine } from '../parallel/engine.js';
 import { UserError } from '../util/errors.js';
 import type { Dataset } from '../data/mnist.js';
 import { initParams } from '../model/model.js';
-import type { KernelKind } from '../parallel/protocol.js';
+import type { KernelKind } from '../kernels/kernels.js';
 import { Rng } from '../model/rng.js';
 import { lineChart } from './svg.js';
-import { shuffleEpoch, stepsPerCall } from '../train.js';
 
 export interface CompareOptions {
   hidden: number[];
@@ -77,18 +76,18 @@ export async function runRegime(engine: Engine, name: string, batchSize: number,
   const everyMs = 1000 * opts.evalEverySec;
   let nextEvalMs = everyMs / 16;
   let lastCallMs = 0;
+  // Judged before each call by the last call's duration: evaluating after the fact would
+  // credit a slow full-batch update that finished well past the budget.
+  const beforeCall = async (): Promise<void> => {
+    if (!atBudget && clockMs + lastCallMs > budgetMs) atBudget = await evaluate();
+  };
   for (let pass = 1; pass <= opts.passes || clockMs < budgetMs; pass++) {
     const t = performance.now();
-    shuffleEpoch(engine.order, rng);
+    rng.permute(engine.order);
     clockMs += performance.now() - t;
-    for (let s = 0; s < steps; ) {
-      // Judged by the last call's duration: evaluating after the fact would credit a
-      // slow full-batch update that finished well past the budget.
-      if (!atBudget && clockMs + lastCallMs > budgetMs) atBudget = await evaluate();
-      const count = Math.min(steps - s, stepsPerCall(b));
-      const t0 = performance.now();
-      const done = await engine.steps(s * b, b, n, count, lr);
-      lastCallMs = performance.now() - t0;
+    await beforeCall();
+    await engine.runSteps({ batch: b, from: 0, to: steps, end: n, lr }, async (done, next) => {
+      lastCallMs = done.reduce((ms, stats) => ms + stats.wallMs, 0);
       clockMs += lastCallMs;
       for (const stats of done) {
         updates++;
@@ -96,12 +95,13 @@ export async function runRegime(engine: Engine, name: string, batchSize: number,
           throw new UserError(`${name} diverged at update ${updates} (loss ${stats.lossSum}); lower its learning rate ${lr}`);
         }
       }
-      s += count;
-      if (clockMs >= nextEvalMs && s < steps) {
+      if (next === steps) return;
+      if (clockMs >= nextEvalMs) {
         await evaluate();
         nextEvalMs = clockMs + Math.min(clockMs, everyMs);
       }
-    }
+      await beforeCall();
+    });
     afterPass.push(await evaluate());
   }
   // Only when the last update ran past the budget unforeseen (it took longer than the one

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureFolder } from '../util/files.js';
-import { oneWorkerRow, type BenchReport, type BenchRow } from './bench.js';
+import { oneWorkerRow, type BenchReport, type BenchRow } from './summary.js';
 import { lineChart, stackedBarChart } from './svg.js';
 
 const HEAD = ['batch', 'workers', 'samples/s', 'speedup', 'effic.', 'ms/step', 'compute', 'wait+disp', 'reduce', 'barrier', 'coord', 'coord%', 'coord p50', 'cpu wait', 'GFLOP/s/core', 'indep.', 'bound', 'of indep.'];
@@ -53,7 +53,7 @@ export function unevenCoresNote(rows: BenchRow[]): string | undefined {
   const pct = (x: number): string => `${Math.round(100 * Math.min(x, 1))}%`;
   return `note: the cores did not run at one speed in this run: at batch ${worst.row.batchSize}, ${worst.row.workers} workers, ` +
     `the slowest independent copy ran at ${pct(worst.copies)} of the fastest and the 1-worker cell at ${pct(worst.solo)} of it; ` +
-    `speedups over 1 worker then measure the cores as much as the code, "of indep." does not move with them (README: The ceiling)\n`;
+    `speedups over 1 worker then measure the cores as much as the code, "of indep." does not move with them (docs/measurements.md: The ceiling)\n`;
 }
 
 /** bench.json, speedup.svg and one breakdown-b<batch>.svg per batch size; returns the paths written. */

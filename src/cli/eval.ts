@@ -2,17 +2,17 @@
 // same worker pool as training. The test data defaults to the files the run trained with.
 import type { Argv, CommandModule } from 'yargs';
 import { readCheckpoint, type Checkpoint } from '../model/checkpoint.js';
-import { DEFAULTS, configFromCheckpoint, configFromFlags } from '../config.js';
+import { DEFAULTS, configFromFlags, savedConfig } from '../config.js';
 import { Engine } from '../parallel/engine.js';
 import { UserError } from '../util/errors.js';
 import { CLASSES, dataPaths, head, loadSplit, type Split } from '../data/mnist.js';
 
 async function run(argv: Record<string, unknown>): Promise<void> {
   const ckpt = readCheckpoint(argv.checkpoint as string);
-  const saved = configFromCheckpoint(ckpt.header.config, ckpt.path);
+  const saved = savedConfig(ckpt);
   // Only the flags given now: the run's own --test-limit would make eval silently partial.
   const given = configFromFlags({ ...argv, checkpoint: undefined });
-  const cfg = { ...DEFAULTS, ...saved, testLimit: undefined, ...given };
+  const cfg = { ...saved, testLimit: undefined, ...given };
   // Data named now replaces all of the saved data settings, not just the ones it names.
   const source = given.dataDir || given.testImages || given.testLabels ? given : saved;
   const paths = dataPaths(source.dataDir, source);

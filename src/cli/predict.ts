@@ -1,5 +1,5 @@
 // `threadgrad predict`: classify 28x28 images with a checkpoint. A handful of images needs
-// no worker pool, so the forward pass runs right here, in float64, from the saved weights.
+// no worker pool, so the forward pass runs right here: the reference's, in float64, on the saved weights.
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { readCheckpoint } from '../model/checkpoint.js';
@@ -7,9 +7,9 @@ import { UserError } from '../util/errors.js';
 import { readRegularFile, statRegular } from '../util/files.js';
 import { readIdx } from '../data/idx.js';
 import { IMAGE_SIZE } from '../data/mnist.js';
-import { modelShape, type ModelShape } from '../model/model.js';
+import { layerViews, modelShape } from '../model/model.js';
+import { referenceForward, softmax, type ReferenceModel } from '../reference.js';
 import { decodePng, isPng } from '../data/png.js';
-import { TsKernels } from '../kernels/kernels.js';
 
 export interface NamedImage {
   name: string;
@@ -53,25 +53,9 @@ export async function loadImages(path: string): Promise<NamedImage[]> {
   return Array.from({ length: dims[0] }, (_, i) => ({ name: `${path}[${i}]`, pixels: data.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE) }));
 }
 
-/** Class probabilities of one image: the trainer's own forward kernels on a small float64 arena, then softmax. */
-export function classify(params: Float32Array, shape: ModelShape, pixels: Uint8Array): Float64Array {
-  // [parameters | input | each layer's output], offsets as the kernels take them.
-  const f = new Float64Array(shape.paramCount + IMAGE_SIZE + shape.layers.reduce((n, L) => n + L.outDim, 0));
-  f.set(params);
-  const kernels = new TsKernels(f);
-  let inp = shape.paramCount;
-  kernels.scalePixels(inp, pixels, 0, IMAGE_SIZE);
-  let out = inp + IMAGE_SIZE;
-  shape.layers.forEach((L, l) => {
-    kernels.matmulForward(out, inp, L.w, L.b, 1, L.inDim, L.outDim, l < shape.layers.length - 1);
-    inp = out;
-    out += L.outDim;
-  });
-  const logits = f.subarray(inp, out);
-  const max = Math.max(...logits);
-  const exp = logits.map((z) => Math.exp(z - max));
-  const total = exp.reduce((a, v) => a + v, 0);
-  return exp.map((e) => e / total);
+/** Class probabilities of one image, by the reference forward pass in float64 on the saved weights. */
+export function classify(model: ReferenceModel, pixels: Uint8Array): Float64Array {
+  return softmax(referenceForward(model, Float64Array.from(pixels, (p) => p / 255)).logits);
 }
 
 function firstBytes(path: string, count: number): Buffer {
@@ -92,6 +76,7 @@ function firstBytes(path: string, count: number): Buffer {
 async function run(argv: Record<string, unknown>): Promise<void> {
   const ckpt = readCheckpoint(argv.checkpoint as string);
   const shape = modelShape(ckpt.header.sizes.slice(1, -1));
+  const model = { sizes: shape.sizes, ...layerViews(ckpt.params, shape) };
   const invert = Boolean(argv.invert);
   const paths = (argv.images as string[]).map(String);
   let failed = 0;
@@ -106,7 +91,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
       continue;
     }
     const lines = images.map(({ name, pixels }) => {
-      const probs = classify(ckpt.params, shape, invert ? pixels.map((p) => 255 - p) : pixels);
+      const probs = classify(model, invert ? pixels.map((p) => 255 - p) : pixels);
       const digit = probs.indexOf(Math.max(...probs));
       return `${name}\t${digit}\t${probs[digit].toFixed(4)}\n`;
     });

@@ -1,6 +1,7 @@
-// Ctrl-C (SIGINT) and SIGTERM during training. The first one only raises a flag: the
-// training loop sees it after the steps in flight (a fraction of a second), saves a checkpoint and stops with the
-// conventional status 128 + signal number. A second one means "now": exit at once.
+// Ctrl-C (SIGINT) and SIGTERM during training. The first one aborts the run's AbortSignal:
+// the training loop sees it after the steps in flight (a fraction of a second), saves a
+// checkpoint and stops, and the process exits with the conventional status 128 + signal
+// number. A second one means "now": exit at once.
 import { existsSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
@@ -34,20 +35,19 @@ export function rescuePath(): string {
 }
 
 export class StopRequests {
-  private received: NodeJS.Signals | undefined;
+  private readonly controller = new AbortController();
+  /** Aborted, with the signal's name as its reason, by the first SIGINT or SIGTERM. */
+  readonly signal = this.controller.signal;
 
   private readonly handler = (signal: NodeJS.Signals): void => {
-    if (this.received) process.exit(exitCodeFor(signal));
-    this.received = signal;
+    if (this.signal.aborted) process.exit(exitCodeFor(signal));
+    this.controller.abort(signal);
     this.onFirst(signal);
   };
 
   constructor(private readonly onFirst: (signal: NodeJS.Signals) => void = () => {}) {
     for (const s of STOP_SIGNALS) process.on(s, this.handler);
   }
-
-  /** The signal that asked the run to stop, if any; the training loop polls this between calls of steps. */
-  readonly requested = (): NodeJS.Signals | undefined => this.received;
 
   /** Give the signals back their default action. */
   dispose(): void {

@@ -2,10 +2,11 @@
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { readCheckpoint, type Checkpoint } from '../model/checkpoint.js';
-import { DEFAULTS, configFromCheckpoint, configFromEnv, configFromFlags, readConfigFile, type TrainConfig } from '../config.js';
+import { configFromEnv, configFromFlags, readConfigFile, savedConfig, type TrainConfig } from '../config.js';
 import { commandLogger, settingOptions, settingsOf } from './options.js';
-import { StopRequests } from './signals.js';
-import { loadDataset, train } from '../train.js';
+import { Progress } from './progress.js';
+import { StopRequests, rescuePath } from './signals.js';
+import { loadDataset, train, type TrainProgress } from '../train.js';
 
 /**
  * A resumed run keeps the checkpoint's settings (checked like any others) except those
@@ -13,10 +14,9 @@ import { loadDataset, train } from '../train.js';
  * (a copy of a checkpoint saves to the copy) unless --checkpoint names another.
  */
 function resumedConfigOf(argv: Record<string, unknown>, ckpt: Checkpoint): TrainConfig {
-  const saved = configFromCheckpoint(ckpt.header.config, ckpt.path);
   const fromFlags = configFromFlags(argv);
   const explicit = { ...(argv.config ? readConfigFile(argv.config as string) : {}), ...configFromEnv(process.env, fromFlags), ...fromFlags };
-  return { ...DEFAULTS, ...saved, ...explicit, checkpoint: explicit.checkpoint ?? resolve(ckpt.path) };
+  return { ...savedConfig(ckpt), ...explicit, checkpoint: explicit.checkpoint ?? resolve(ckpt.path) };
 }
 
 async function run(argv: Record<string, unknown>): Promise<void> {
@@ -26,9 +26,12 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   // Loaded before the stop handlers are in place: a signal while reading simply ends the process, with nothing to save yet.
   const data = await loadDataset(cfg);
   const stop = new StopRequests((signal) => log.warn(`${signal}: stopping after the steps in flight to save a checkpoint (repeat to quit at once)`));
+  const progress = new Progress();
+  const onProgress = (p: TrainProgress): void =>
+    progress.update(p.samples, p.epochSamples, `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} ${Math.round(p.samplesPerSec).toLocaleString('en-US')} samples/s`);
   const t0 = performance.now();
   try {
-    const result = await train(cfg, log, data, { resume, stopRequested: stop.requested });
+    const result = await train(cfg, { data, log, resume, signal: stop.signal, rescuePath, onProgress });
     const seconds = (performance.now() - t0) / 1000;
     const last = result.epochs[result.epochs.length - 1];
     const speed = last ? `, ${Math.round(last.samplesPerSec)} samples/s` : ', nothing left to train: raise --epochs to go on';
@@ -37,6 +40,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
         `(${seconds.toFixed(1)} s, ${cfg.workers} worker(s)${speed})\n`,
     );
   } finally {
+    progress.clear();
     stop.dispose();
   }
 }

@@ -1,8 +1,50 @@
 // The numeric primitives of a training step. Every argument that names a tensor is a
 // float offset into one flat array (the shared arena), so the same calls drive the plain
 // TypeScript loops below and the WebAssembly SIMD kernels, which see the arena as their memory.
-// Matrices are row-major; W is [inDim][outDim].
+// Matrices are row-major; W is [inDim][outDim]. The TypeScript loops are the plain statement
+// of what the fast kernels compute: test/kernels.test.ts holds the wasm build to them.
 import { IMAGE_SIZE } from '../data/mnist.js';
+
+export const KERNEL_KINDS = ['ts', 'wasm'] as const;
+export type KernelKind = (typeof KERNEL_KINDS)[number];
+
+/**
+ * One call of updateRows: rows [rowLo, rowHi) of one layer, over the n samples of a chunk.
+ * Every tensor is a float offset into the arena.
+ */
+export interface RowUpdate {
+  /** The layer's weights (inDim x outDim) and bias in the copy of the parameters read. */
+  W: number;
+  b: number;
+  /** Their gradient sums carried between the chunks of one step. */
+  gW: number;
+  gb: number;
+  /** The chunk's inputs to the layer, n x inDim. */
+  inp: number;
+  /**
+   * First layer only, else -1: a table of n u32 byte addresses of the samples' pixels, from
+   * which the wasm kernels read the inputs instead of inp (the same values; see
+   * assembly/rows.ts for why).
+   */
+  pixels: number;
+  /** The chunk's deltas of the layer's outputs, n x outDim. */
+  dout: number;
+  n: number;
+  inDim: number;
+  outDim: number;
+  /** Rows to update; row inDim is the bias. */
+  rowLo: number;
+  rowHi: number;
+  mode: UpdateMode;
+  /** The learning rate over the batch size: the gradient sums are of the summed loss. */
+  scale: number;
+  /** updateRowsScratch(n) floats of the calling worker. */
+  scratch: number;
+  /** Floats from the copy of the parameters read to the copy written (0: in place). */
+  to: number;
+  /** A byte per row (bias last), 1 where the row's two copies may differ. */
+  moved: number;
+}
 
 export interface Kernels {
   /** out[n][outDim] = inp[n][inDim] . W + b, then ReLU when `relu`. */
@@ -14,27 +56,18 @@ export interface Kernels {
    * [rowLo, rowHi): g_k = sum over samples i < n, in order, of inp[i][k] * dout[i]; row
    * k == inDim is the bias (input 1), at b and gb. Then by `mode`: ACCUMULATE gW[k] += g_k;
    * APPLY W'[k] = W[k] - scale * g_k; APPLY_AND_CLEAR W'[k] = W[k] - scale * (gW[k] + g_k),
-   * gW[k] = 0. The updated rows W' are written `to` floats past the rows read (0: in place),
-   * so a step can read one copy of the weights and write the other (see ArenaPlan.params).
-   * `moved` offsets a byte per row (bias last), 1 where the row's two copies may differ: a
-   * row with no nonzero input in APPLY is copied to `to` only then; every row's byte is
-   * left saying whether its copies differ now (ACCUMULATE leaves them alone).
-   * `pixels` >= 0 (first layer only) offsets a table of n u32 byte addresses of the samples'
-   * pixels, from which the wasm kernels read the inputs instead of inp (same values; see
-   * assembly/rows.ts for why). `scratch`: updateRowsScratch(n) floats of the calling thread.
+   * gW[k] = 0. The updated rows W' are written `to` floats past the rows read, so a step can
+   * read one copy of the weights and write the other (see ArenaPlan.copies). A row with no
+   * nonzero input in APPLY is copied to `to` only where its `moved` byte says its copies may
+   * differ; every row's byte is left saying whether they differ now (ACCUMULATE leaves them).
    */
-  updateRows(
-    W: number, b: number, gW: number, gb: number, inp: number, pixels: number, dout: number, n: number, inDim: number, outDim: number,
-    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, scratch: number, to: number, moved: number,
-  ): void;
-  /** f[out + i] = pixels[from + i] / 255 for i < count: one image into the input scratch. */
-  scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void;
+  updateRows(u: RowUpdate): void;
   /**
    * Row r < n of out (784 floats) = the image whose bytes start at address table[r] / 255:
    * `table` offsets n u32 addresses into pixels.buffer, in the arena (see ArenaPlan).
    */
   gatherPixels(out: number, pixels: Uint8Array, table: number, n: number): void;
-  /** Reads f[at .. at + count) and changes nothing: brings memory other threads wrote into this thread's cache in one sweep. */
+  /** Reads f[at .. at + count) and changes nothing: brings memory other workers wrote into this worker's cache in one sweep. */
   pull(at: number, count: number): void;
 }
 
@@ -91,10 +124,7 @@ export class TsKernels implements Kernels {
     }
   }
 
-  updateRows(
-    W: number, b: number, gW: number, gb: number, inp: number, _pixels: number, dout: number, n: number, inDim: number, outDim: number,
-    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, _scratch: number, to: number, moved: number,
-  ): void {
+  updateRows({ W, b, gW, gb, inp, dout, n, inDim, outDim, rowLo, rowHi, scale, mode, to, moved }: RowUpdate): void {
     const f = this.f;
     if (this.row.length < outDim) this.row = new Float64Array(outDim);
     const g = this.row;
@@ -122,11 +152,6 @@ export class TsKernels implements Kernels {
         differ[k] = 1;
       }
     }
-  }
-
-  scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void {
-    const f = this.f;
-    for (let i = 0; i < count; i++) f[out + i] = pixels[from + i] / 255;
   }
 
   gatherPixels(out: number, pixels: Uint8Array, table: number, n: number): void {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { builtFile } from '../util/built.js';
 import { TsKernels, type Kernels } from './kernels.js';
 import { WasmKernels, type KernelExports } from './wasm.js';
-import type { KernelKind } from '../parallel/protocol.js';
+import type { KernelKind } from './kernels.js';
 
 export async function loadKernels(kind: KernelKind, memory: WebAssembly.Memory, f: Float32Array): Promise<Kernels> {
   if (kind === 'ts') return new TsKernels(f);
@@ -15,7 +15,7 @@ export function kernelsWasmFile(): string {
   return builtFile('kernels.wasm');
 }
 
-// Compiling is the slow part and a Module can serve any number of instances: one per thread.
+// Compiling is the slow part and a Module can serve any number of instances: one per worker.
 let compiled: WebAssembly.Module | undefined;
 
 async function instantiateKernels(memory: WebAssembly.Memory): Promise<KernelExports> {

@@ -1,7 +1,7 @@
 // The Kernels interface over the WebAssembly SIMD build of assembly/kernels.ts. The module
 // imports the arena's shared memory, so a call passes only offsets: the interface's float
 // offsets become the byte addresses the module expects, and no tensor is ever copied.
-import type { Kernels, UpdateMode } from './kernels.js';
+import type { Kernels, RowUpdate } from './kernels.js';
 import { IMAGE_SIZE } from '../data/mnist.js';
 
 /** What dist/kernels.wasm exports; every pointer is a byte address in the arena. */
@@ -13,7 +13,6 @@ export interface KernelExports {
     W: number, b: number, gW: number, gb: number, inp: number, pix: number, dout: number, n: number, inDim: number, outDim: number,
     rowLo: number, rowHi: number, scale: number, mode: number, scratch: number, to: number, moved: number,
   ): void;
-  scalePixels(out: number, src: number, count: number): void;
   gatherPixels(out: number, table: number, n: number, count: number): void;
   pull(at: number, bytes: number): number;
 }
@@ -29,16 +28,11 @@ export class WasmKernels implements Kernels {
     this.wasm.backpropInput(dinp * 4, dout * 4, inp * 4, W * 4, n, inDim, outDim);
   }
 
-  updateRows(
-    W: number, b: number, gW: number, gb: number, inp: number, pixels: number, dout: number, n: number, inDim: number, outDim: number,
-    rowLo: number, rowHi: number, scale: number, mode: UpdateMode, scratch: number, to: number, moved: number,
-  ): void {
-    this.wasm.updateRows(W * 4, b * 4, gW * 4, gb * 4, inp * 4, pixels < 0 ? -1 : pixels * 4, dout * 4, n, inDim, outDim, rowLo, rowHi, scale, mode, scratch * 4, to * 4, moved * 4);
-  }
-
-  scalePixels(out: number, pixels: Uint8Array, from: number, count: number): void {
-    this.checkInArena(pixels);
-    this.wasm.scalePixels(out * 4, pixels.byteOffset + from, count);
+  updateRows(u: RowUpdate): void {
+    this.wasm.updateRows(
+      u.W * 4, u.b * 4, u.gW * 4, u.gb * 4, u.inp * 4, u.pixels < 0 ? -1 : u.pixels * 4, u.dout * 4, u.n, u.inDim, u.outDim,
+      u.rowLo, u.rowHi, u.scale, u.mode, u.scratch * 4, u.to * 4, u.moved * 4,
+    );
   }
 
   gatherPixels(out: number, pixels: Uint8Array, table: number, n: number): void {

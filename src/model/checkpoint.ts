@@ -12,7 +12,6 @@
 // atomically, so a crash while saving leaves the previous checkpoint intact.
 import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
-import type { TrainConfig } from '../config.js';
 import { UserError } from '../util/errors.js';
 import { checkOutputFile, readRegularFile, writeFileAtomic } from '../util/files.js';
 import { modelShape } from './model.js';
@@ -38,8 +37,8 @@ export interface CheckpointHeader {
   optimizer: { kind: 'sgd'; lr: number };
   /** RNG state before `epoch`'s shuffle: shuffling from it again reproduces the epoch's sample order. */
   rng: RngState;
-  /** The settings of the run, the base of a resumed run's settings. */
-  config: TrainConfig;
+  /** The settings of the run, the base of a resumed run's settings; checked like any others when read (config.ts configFromCheckpoint). */
+  config: Record<string, unknown>;
   savedAt: string;
 }
 
@@ -111,21 +110,6 @@ export function writeCheckpoint(path: string, header: CheckpointHeader, params: 
 /** Fail before training, not after an epoch of it, when checkpoints cannot be written to `path`. */
 export function checkWritable(path: string): void {
   checkOutputFile(path, 'checkpoint');
-}
-
-/** When periodic checkpoints are written: every N steps, every N epochs, or only at the end. */
-export type CheckpointEvery = { unit: 'steps' | 'epochs'; count: number } | { unit: 'end' };
-
-export const CHECKPOINT_EVERY_FORMS = '"epoch", "<N>e" (every N epochs), "<N>" (every N steps) or "end"';
-
-/** Parse a --checkpoint-every value; undefined if it is none of CHECKPOINT_EVERY_FORMS. */
-export function parseCheckpointEvery(text: string): CheckpointEvery | undefined {
-  const t = text.trim().toLowerCase();
-  if (t === 'end') return { unit: 'end' };
-  if (t === 'epoch') return { unit: 'epochs', count: 1 };
-  const m = /^([1-9]\d{0,9})(e)?$/.exec(t);
-  if (!m) return undefined;
-  return { unit: m[2] ? 'epochs' : 'steps', count: Number(m[1]) };
 }
 
 /** A clear message when a checkpoint cannot continue under these settings and data. */

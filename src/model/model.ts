@@ -50,14 +50,12 @@ export function initParams(params: Float32Array | Float64Array, shape: ModelShap
   }
 }
 
-/** Named views W1, b1, W2, ... over a parameter (or gradient) block, for reading and tests. */
-export function namedViews<T extends Float32Array | Float64Array>(params: T, shape: ModelShape): Record<string, T> {
-  const views: Record<string, T> = {};
-  shape.layers.forEach(({ inDim, outDim, w, b }, l) => {
-    views[`W${l + 1}`] = params.subarray(w, w + inDim * outDim) as T;
-    views[`b${l + 1}`] = params.subarray(b, b + outDim) as T;
-  });
-  return views;
+/** The flat parameter block as views per layer, without copying: W[l] (inDim x outDim) and b[l]. */
+export function layerViews<T extends Float32Array | Float64Array>(params: T, shape: ModelShape): { W: T[]; b: T[] } {
+  return {
+    W: shape.layers.map(({ inDim, outDim, w }) => params.subarray(w, w + inDim * outDim) as T),
+    b: shape.layers.map(({ outDim, b }) => params.subarray(b, b + outDim) as T),
+  };
 }
 
 /** Multiply-adds of one sample's forward + backward pass, dense (no zero skipping). */

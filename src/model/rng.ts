@@ -61,6 +61,12 @@ export class Rng {
     return x % n;
   }
 
+  /** `order` becomes a permutation of 0..n-1 that depends only on the RNG's state, not on what order held. */
+  permute(order: Int32Array): void {
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    this.shuffle(order);
+  }
+
   /** Fisher-Yates in place. */
   shuffle(a: Int32Array): void {
     for (let i = a.length - 1; i > 0; i--) {

@@ -1,9 +1,10 @@
 // Where every float of a training run lives: one shared WebAssembly.Memory (its buffer
-// is a SharedArrayBuffer) holding the parameters (two copies that take turns), a gradient
-// accumulator, the round buffer in which every sample of a round leaves its activations
-// and deltas, each thread's small scratch, and a copy of the data set's pixels, so that
-// the WebAssembly kernels can read them. The coordinator and all workers compute the same
-// plan from the same inputs, so a command only carries sample ranges and scalars.
+// is a SharedArrayBuffer) holding two copies of the parameters that take turns, the
+// gradient sums carried between the chunks of a step, the chunk buffer in which every
+// sample of a chunk leaves its input, activations and deltas, each worker's scratch, and a
+// copy of the data set's pixels, so that the WebAssembly kernels can read them. The
+// coordinator and all workers compute the same plan from the same inputs, so a command
+// carries only sample ranges and scalars.
 import { totalmem } from 'node:os';
 import { UserError } from '../util/errors.js';
 import { updateRowsScratch } from '../kernels/kernels.js';
@@ -14,74 +15,71 @@ const PAGE = 65536;
 /** The first page is left to the WebAssembly kernels' own stack and statics. */
 const RESERVED_BYTES = PAGE;
 
-/** Per-sample rows of one round, indexed by the sample's position in the round. */
-export interface RoundBuffer {
-  /** rows x 784 input pixels scaled to [0, 1]. */
+/** What each sample of a chunk leaves, by its position in the chunk (float offsets of chunk x width blocks). */
+export interface ChunkBuffer {
+  /** Input pixels scaled to [0, 1]. */
   x: number;
-  /** rows u32: the byte address of each row's pixels in the arena (see Kernels.updateRows). */
-  pixelRows: number;
-  /** Per layer: rows x outDim outputs (post-ReLU for hidden layers, logits for the last). */
+  /** A u32 per sample: the byte address of its pixels in the arena (see RowUpdate.pixels). */
+  pixelAddr: number;
+  /** Per layer: outputs (after ReLU for hidden layers, logits for the last). */
   act: number[];
-  /** Per layer: rows x outDim gradient of the loss with respect to the layer's pre-activation. */
+  /** Per layer: the gradient of the loss with respect to the layer's pre-activation. */
   delta: number[];
 }
 
 export interface ArenaPlan {
-  /** Samples per round: a batch is processed in rounds of at most this many. */
-  rows: number;
-  slotCount: number;
+  /** Samples per chunk: a batch is processed in chunks of at most this many. */
+  chunk: number;
+  workers: number;
   paramCount: number;
-  /** Float offsets into the arena. */
-  params: number;
   /**
-   * The parameters' second copy. A step reads one copy and writes its update into the
-   * other, so the copy it reads stays whole until every thread has finished (a step that
-   * fails can simply run again), and no core writes lines another core has just read.
+   * Float offsets of the two copies of the parameters. A step reads one copy and writes its
+   * update into the other, so the copy it reads stays whole until every worker has finished
+   * (a step that fails can simply run again), and no core writes lines another core has just read.
    */
-  paramsB: number;
-  /** Gradient sums carried between the rounds of one step, laid out like params; zero between steps. */
+  copies: [number, number];
+  /** Gradient sums carried between the chunks of one step, laid out like the parameters; zero between steps. */
   grad: number;
-  round: RoundBuffer;
+  buffer: ChunkBuffer;
   /**
    * Per layer: a byte per parameter row (bias last), 1 where the row's two copies may
    * differ (see Kernels.updateRows), so that a row no step has touched is not copied.
    */
   moved: number[];
-  /** Per thread (slot): scratch for Kernels.updateRows. */
-  rowScratch: number[];
+  /** Per worker: its scratch for Kernels.updateRows. */
+  scratch: number[];
   /** Byte offset of the pixel region (pixelBytes long). */
   pixels: number;
   pixelBytes: number;
   bytes: number;
 }
 
-/** `chunk` samples per round, at least one per thread so that evaluation can split the rows. */
-export function planArena(shape: ModelShape, slotCount: number, chunk: number, pixelBytes = 0): ArenaPlan {
-  const rows = Math.max(chunk, slotCount);
+/** Chunks of `chunk` samples, at least one per worker so that evaluation can share out a chunk. */
+export function planArena(shape: ModelShape, workers: number, chunk: number, pixelBytes = 0): ArenaPlan {
+  const size = Math.max(chunk, workers);
   let offset = RESERVED_BYTES / 4;
   const take = (floats: number): number => {
     const at = offset;
     offset += align4(floats);
     return at;
   };
-  const params = take(shape.paramCount);
-  const paramsB = take(shape.paramCount);
+  const copies: [number, number] = [take(shape.paramCount), take(shape.paramCount)];
   const grad = take(shape.paramCount);
-  const round = {
-    x: take(rows * shape.sizes[0]),
-    pixelRows: take(rows),
-    act: shape.layers.map((l) => take(rows * l.outDim)),
-    delta: shape.layers.map((l) => take(rows * l.outDim)),
+  const buffer = {
+    x: take(size * shape.sizes[0]),
+    pixelAddr: take(size),
+    act: shape.layers.map((l) => take(size * l.outDim)),
+    delta: shape.layers.map((l) => take(size * l.outDim)),
   };
   const moved = shape.layers.map((l) => take(Math.ceil((l.inDim + 1) / 4)));
-  const rowScratch = Array.from({ length: slotCount }, () => take(updateRowsScratch(rows)));
+  const scratch = Array.from({ length: workers }, () => take(updateRowsScratch(size)));
   const pixels = offset * 4;
-  return { rows, slotCount, paramCount: shape.paramCount, params, paramsB, grad, round, moved, rowScratch, pixels, pixelBytes, bytes: pixels + pixelBytes };
+  return { chunk: size, workers, paramCount: shape.paramCount, copies, grad, buffer, moved, scratch, pixels, pixelBytes, bytes: pixels + pixelBytes };
 }
 
 /** The copy of the parameters a step writes when it reads the one at `at`. */
 export function otherCopy(plan: ArenaPlan, at: number): number {
-  return at === plan.params ? plan.paramsB : plan.params;
+  return at === plan.copies[0] ? plan.copies[1] : plan.copies[0];
 }
 
 /** What a worker thread costs besides the arena (its V8 isolate, Piscina, the kernels' instance): about 10.5 MiB measured, with room. */
@@ -93,7 +91,7 @@ export const MAX_ARENA_BYTES = 65536 * PAGE;
 const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(bytes < 2 ** 30 ? 2 : 1)} GiB`;
 
 /** Bytes an engine of `plan` takes: its arena and its pool's threads. */
-export const engineBytes = (plan: ArenaPlan): number => plan.bytes + plan.slotCount * THREAD_BYTES;
+export const engineBytes = (plan: ArenaPlan): number => plan.bytes + plan.workers * THREAD_BYTES;
 
 /**
  * Refuses, before anything is allocated, a plan whose arena would not fit the 4 GiB a
@@ -101,10 +99,10 @@ export const engineBytes = (plan: ArenaPlan): number => plan.bytes + plan.slotCo
  * naming what it would need.
  */
 export function checkPlanFits(plan: ArenaPlan, memory = totalmem()): void {
-  const net = `this network (${plan.paramCount.toLocaleString('en-US')} parameters, rounds of ${plan.rows} samples) with its data`;
-  const smaller = 'use smaller --hidden layers or a smaller --chunk (samples per round)';
+  const net = `this network (${plan.paramCount.toLocaleString('en-US')} parameters, chunks of ${plan.chunk} samples) with its data`;
+  const smaller = 'use smaller --hidden layers or a smaller --chunk (samples processed together)';
   if (plan.bytes > MAX_ARENA_BYTES) throw new UserError(`${net} needs ${gib(plan.bytes)} of shared memory, more than the 4 GiB WebAssembly can address; ${smaller}`, 2);
-  checkMemory(engineBytes(plan), `${net} on ${plan.slotCount} worker thread(s)`, `${smaller}, or fewer --workers`, memory);
+  checkMemory(engineBytes(plan), `${net} on ${plan.workers} worker thread(s)`, `${smaller}, or fewer --workers`, memory);
 }
 
 /** `bytes` of `what` fit the machine's `memory`, or a usage error says so. */
@@ -126,9 +124,4 @@ export function splitInArena(memory: WebAssembly.Memory, split: Split, at: numbe
   const images = new Uint8Array(memory.buffer, at, split.images.length);
   images.set(split.images);
   return { ...split, images };
-}
-
-/** Items [lo, hi) of n that share `shard` of `shards` takes; sizes differ by at most one. */
-export function shardRange(shard: number, shards: number, n: number): [number, number] {
-  return [Math.floor((shard * n) / shards), Math.floor(((shard + 1) * n) / shards)];
 }

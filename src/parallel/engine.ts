@@ -1,21 +1,22 @@
 // The coordinator side of data parallelism. It owns the Piscina pool and the shared
-// arena; in a step the workers share out the batch's samples (forward and backward to
-// the deltas), meet at a barrier, then share out the parameter rows, each reducing the
+// arena; in a step the workers share out the batch's samples (forward and backward to the
+// deltas), meet at a barrier, then share out the parameter rows, each reducing the
 // gradient of the rows it takes over all samples and applying SGD to them (reduce-scatter,
 // see pass.ts), read from one copy of the parameters and written to the other (see
-// ArenaPlan.paramsB). The coordinator never touches a gradient: its cost per step does not
-// grow with the worker count.
-// Steps reach the threads through the step loop (step-loop.ts), evaluations as Piscina tasks.
+// ArenaPlan.copies). The coordinator never touches a gradient: its cost per step does not
+// grow with the worker count. Steps reach the workers through the step loop
+// (step-loop.ts), in calls of many steps (runSteps); evaluations go as Piscina tasks.
 import { Piscina } from 'piscina';
-import { allocateArena, otherCopy, planArena, shardRange, splitInArena, type ArenaPlan } from './arena.js';
+import { allocateArena, planArena, splitInArena, type ArenaPlan } from './arena.js';
 import type { Dataset } from '../data/mnist.js';
 import { CLASSES } from '../data/mnist.js';
 import { modelShape, type ModelShape } from '../model/model.js';
 import {
-  COMMAND_FIELDS, MAX_STEPS_PER_COMMAND, RESULT_FIELDS, controlWords,
-  type EvalResult, type EvalTask, type KernelKind, type StepResult, type WorkerData,
+  COMMAND_WORDS, MAX_STEPS_PER_COMMAND, controlWords, resultWords, shareOf,
+  type EvalResult, type EvalTask, type StepResult, type WorkerData,
 } from './protocol.js';
 import { StepLoop } from './step-loop.js';
+import type { KernelKind } from '../kernels/kernels.js';
 import { kernelsWasmFile } from '../kernels/load.js';
 import { builtFile } from '../util/built.js';
 import { UserError } from '../util/errors.js';
@@ -26,7 +27,7 @@ export interface EngineOptions {
   hidden: number[];
   workers: number;
   kernels: KernelKind;
-  /** Samples per round (see ArenaPlan.rows). */
+  /** Samples processed together: a larger batch is processed in chunks of this many (see ArenaPlan.chunk). */
   chunk: number;
   /** How many times a step whose worker failed is retried before giving up. */
   maxRetries?: number;
@@ -63,41 +64,63 @@ export class StepsFailed extends UserError {
   }
 }
 
+/** Consecutive steps of an epoch, for Engine.runSteps. */
+export interface StepRange {
+  /** Samples per step: step s trains on order[s * batch .. (s + 1) * batch), cut at `end`. */
+  batch: number;
+  /** Steps [from, to). */
+  from: number;
+  to: number;
+  /** Where the sample order ends (the training set's size). */
+  end: number;
+  lr: number;
+  /** The most steps one call may run from step s (a call ends early where the caller must look, e.g. to save); default stepsPerCall(batch). */
+  callLimit?: (step: number) => number;
+}
+
+/**
+ * Steps per call to the workers, who run them without waking the coordinator; it looks at
+ * losses, signals and progress between calls. About 16k samples keeps that under a quarter
+ * of a second.
+ */
+export function stepsPerCall(batch: number): number {
+  return Math.max(1, Math.min(MAX_STEPS_PER_COMMAND, Math.floor(16384 / batch)));
+}
+
 export class Engine {
   readonly shape: ModelShape;
   readonly plan: ArenaPlan;
-  /** Both copies of the parameters, views into shared memory by their offset (plan.params, plan.paramsB). */
-  private readonly copies: Record<number, Float32Array>;
+  /** Both copies of the parameters, views into shared memory by their offset (plan.copies). */
+  private readonly copies: Map<number, Float32Array>;
   /** The offset of the copy that holds the weights: each step reads it and writes the other. */
-  private paramsAt: number;
+  private weightsAt: number;
   /** Per layer, which rows' two copies may differ (see ArenaPlan.moved). */
   private readonly moved: Uint8Array[];
   /** The data set as the workers see it: the same labels, the pixels copied into the arena. */
   readonly data: Dataset;
   /** Sample order of the current epoch; the trainer shuffles it in place between epochs. */
   readonly order: Int32Array;
-  /** Gradient sums between the rounds of a step (see ArenaPlan.grad). */
+  /** Gradient sums between the chunks of a step (see ArenaPlan.grad). */
   private readonly grad: Float32Array;
   private readonly pool: Piscina;
   private readonly loop: StepLoop;
 
   constructor(private readonly opts: EngineOptions) {
-    if (opts.kernels === 'wasm') kernelsWasmFile(); // a missing build fails here, not in every thread
+    if (opts.kernels === 'wasm') kernelsWasmFile(); // a missing build fails here, not in every worker
     this.shape = modelShape(opts.hidden);
     const { train, test } = opts.data;
     this.plan = planArena(this.shape, opts.workers, opts.chunk, train.images.length + test.images.length);
     const memory = allocateArena(this.plan);
-    const view = (at: number): Float32Array => new Float32Array(memory.buffer, at * 4, this.plan.paramCount);
-    this.copies = { [this.plan.params]: view(this.plan.params), [this.plan.paramsB]: view(this.plan.paramsB) };
-    this.paramsAt = this.plan.params;
+    this.copies = new Map(this.plan.copies.map((at) => [at, new Float32Array(memory.buffer, at * 4, this.plan.paramCount)]));
+    this.weightsAt = this.plan.copies[0];
     this.moved = this.plan.moved.map((at, l) => new Uint8Array(memory.buffer, at * 4, this.shape.layers[l].inDim + 1));
     // Copied in once: the WebAssembly kernels read pixels only from their own memory.
     this.data = { train: splitInArena(memory, train, this.plan.pixels), test: splitInArena(memory, test, this.plan.pixels + train.images.length) };
     this.order = new Int32Array(new SharedArrayBuffer(train.count * 4));
     const control = new Int32Array(new SharedArrayBuffer(controlWords(opts.workers) * 4));
-    const command = new Float64Array(new SharedArrayBuffer(COMMAND_FIELDS * 8));
-    const results = new Float64Array(new SharedArrayBuffer(MAX_STEPS_PER_COMMAND * opts.workers * RESULT_FIELDS * 8));
-    const sampleLoss = new Float64Array(new SharedArrayBuffer(this.plan.rows * 8));
+    const command = new Float64Array(new SharedArrayBuffer(COMMAND_WORDS * 8));
+    const results = new Float64Array(new SharedArrayBuffer(resultWords(opts.workers) * 8));
+    const sampleLoss = new Float64Array(new SharedArrayBuffer(this.plan.chunk * 8));
     this.grad = new Float32Array(memory.buffer, this.plan.grad * 4, this.plan.paramCount);
     const workerData: WorkerData = {
       memory, plan: this.plan, hidden: opts.hidden, kernels: opts.kernels,
@@ -108,31 +131,51 @@ export class Engine {
       filename: builtFile('src/parallel/worker.js'),
       minThreads: opts.workers,
       maxThreads: opts.workers,
-      // Threads must stay alive between steps: the step barrier counts every one.
+      // Workers must stay alive between steps: the step barrier counts every one.
       idleTimeout: 2 ** 31 - 1,
       workerData,
     });
     this.loop = new StepLoop(this.pool, opts.workers, control, command, results);
   }
 
-  get workers(): number {
-    return this.plan.slotCount;
-  }
-
   /** The weights, a view into the shared memory that every worker reads; a step moves them to the other copy. */
   get params(): Float32Array {
-    return this.copies[this.paramsAt];
-  }
-
-  /** One SGD update on the batch order[lo..hi), averaged over its hi - lo samples. */
-  async step(lo: number, hi: number, lr: number): Promise<StepStats> {
-    return (await this.steps(lo, hi - lo, hi, 1, lr))[0];
+    return this.copies.get(this.weightsAt)!;
   }
 
   /**
-   * `count` SGD updates on consecutive batches: update i averages over order[first + i * batch ..]
-   * (`batch` samples, never past `end`). A step whose worker failed is retried; after
-   * maxRetries failures in a row this throws StepsFailed holding the steps that completed.
+   * Runs steps [from, to) in calls of many (see stepsPerCall). After each call `after` gets
+   * its steps' stats and the next step's index, and ends the run early by returning false
+   * (or by throwing). Where a worker kept failing, `after` gets the steps of the call that
+   * completed, and then StepsFailed is thrown. Returns the index of the next step.
+   */
+  async runSteps(range: StepRange, after: (done: StepStats[], next: number) => boolean | void | Promise<boolean | void>): Promise<number> {
+    const { batch, to, end, lr } = range;
+    let s = range.from;
+    while (s < to) {
+      const count = Math.max(1, Math.min(to - s, range.callLimit?.(s) ?? stepsPerCall(batch)));
+      let done: StepStats[];
+      let failure: StepsFailed | undefined;
+      try {
+        done = await this.steps(s * batch, batch, end, count, lr);
+      } catch (e) {
+        if (!(e instanceof StepsFailed)) throw e;
+        failure = e;
+        done = e.completed;
+      }
+      s += done.length;
+      const goOn = await after(done, s);
+      if (failure) throw failure;
+      if (goOn === false) break;
+    }
+    return s;
+  }
+
+  /**
+   * One call of `count` SGD updates on consecutive batches: update i averages over
+   * order[first + i * batch ..] (`batch` samples, never past `end`). A step whose worker
+   * failed is run again; after maxRetries failures in a row this throws StepsFailed holding
+   * the steps that completed.
    */
   async steps(first: number, batch: number, end: number, count: number, lr: number): Promise<StepStats[]> {
     const maxRetries = this.opts.maxRetries ?? 3;
@@ -145,13 +188,13 @@ export class Engine {
       // Whatever was written to the weights since (initialisation, a checkpoint, a failed
       // step), the first step of a command copies every row it does not update.
       for (const rows of this.moved) rows.fill(1);
-      const { results, error } = await this.loop.run(at, batch, end, todo, lr, this.paramsAt);
-      if (results.length % 2 === 1) this.paramsAt = otherCopy(this.plan, this.paramsAt);
+      const { results, weights, error } = await this.loop.run({ first: at, batch, end, count: todo, lr, weights: this.weightsAt });
+      this.weightsAt = weights;
       // Steps within one command are not timed one by one on this side: share the wall time.
       const wallMs = (performance.now() - t0) / Math.max(1, results.length);
       results.forEach((r, i) => stats.push(stepStats(r, Math.min(end, at + (i + 1) * batch) - (at + i * batch), wallMs)));
       if (!error) continue;
-      this.grad.fill(0); // a failed step may have left sums of its earlier rounds
+      this.grad.fill(0); // a failed step may have left sums of its earlier chunks
       failures = results.length > 0 ? 1 : failures + 1;
       if (failures > maxRetries) {
         throw new StepsFailed(`a worker failed ${failures} times in a row on the same step; last error: ${error.message}`, stats);
@@ -161,15 +204,15 @@ export class Engine {
     return stats;
   }
 
-  /** Loss, accuracy and confusion matrix over a whole split, sharded across the workers. */
+  /** Loss, accuracy and confusion matrix over a whole split, shared out among the workers. */
   async evaluate(split: 'train' | 'test'): Promise<EvalStats> {
     const count = this.data[split].count;
-    const shards = this.plan.slotCount;
-    await this.loop.stop(); // frees the threads for evaluation tasks
+    const workers = this.plan.workers;
+    await this.loop.stop(); // frees the workers for evaluation tasks
     const results: EvalResult[] = await Promise.all(
-      Array.from({ length: shards }, (_, slot) => {
-        const [lo, hi] = shardRange(slot, shards, count);
-        const task: EvalTask = { slot, split, lo, hi, params: this.paramsAt };
+      Array.from({ length: workers }, (_, worker) => {
+        const [lo, hi] = shareOf(worker, workers, count);
+        const task: EvalTask = { worker, split, lo, hi, weights: this.weightsAt };
         return this.pool.run(task, { name: 'evaluate' });
       }),
     );

@@ -20,7 +20,7 @@ export interface FaultHook {
   step: number;
   times: number;
   /** How often the last worker has started a step, retries included. Shared memory, so that
-   * every thread, and the thread Piscina starts in place of one that exited, counts on. */
+   * every worker, and the thread Piscina starts in place of one that exited, counts on. */
   seen: Int32Array;
 }
 
@@ -41,11 +41,11 @@ export function faultHookFromEnv(env: NodeJS.ProcessEnv = process.env): FaultHoo
 
 /**
  * Worker side: whether the fault strikes this worker now. Called once per step attempt in
- * each phase (so that `step` counts attempts whichever thread takes which work); only the
+ * each phase (so that `step` counts attempts whichever worker takes which work); only the
  * last worker counts.
  */
-export function faultDue(hook: FaultHook | undefined, phase: 1 | 2, slot: number, shards: number): boolean {
-  if (!hook || hook.phase !== phase || slot !== shards - 1) return false;
+export function faultDue(hook: FaultHook | undefined, phase: 1 | 2, worker: number, workers: number): boolean {
+  if (!hook || hook.phase !== phase || worker !== workers - 1) return false;
   const attempt = Atomics.add(hook.seen, 0, 1) + 1;
   return attempt >= hook.step && attempt < hook.step + hook.times;
 }

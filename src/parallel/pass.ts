@@ -1,22 +1,22 @@
-// One SGD step, top to bottom, in two phases that any number of threads can share:
+// One SGD step, top to bottom, in two phases that any number of workers can share:
 //
 //  1. forwardBackward, sample by sample: the forward pass, softmax cross-entropy, and the
 //     backward pass down to every layer's delta (the loss gradient w.r.t. its
-//     pre-activation). Each sample leaves its activations and deltas in its own row of
-//     the round buffer.
+//     pre-activation). Each sample leaves its activations and deltas at its position in
+//     the chunk buffer.
 //  2. updateWeights, parameter row by parameter row: the row's gradient summed over every
-//     sample of the round, dW[k] = sum_i inp[i][k] * delta[i], and the SGD update of it,
-//     written into the other copy of the parameters (see ArenaPlan.paramsB).
+//     sample of the chunk, dW[k] = sum_i inp[i][k] * delta[i], and the SGD update of it,
+//     written into the other copy of the parameters (see ArenaPlan.copies).
 //
-// A shard's partial gradient Xᵀ·Δ thus travels in factored form (its layer inputs and
-// deltas, a few KB, instead of a 100,000-float matrix), and the reduction over shards
-// happens in phase 2 for the rows each thread takes: a reduce-scatter with no per-thread
+// A worker's partial gradient Xᵀ·Δ thus travels in factored form (its layer inputs and
+// deltas, a few KB, instead of a 100,000-float matrix), and the reduction over workers
+// happens in phase 2 for the rows each worker takes: a reduce-scatter with no per-worker
 // gradient copy to zero, fill and read back. What a sample or a row produces depends only
-// on the data and the weights, never on the thread that computed it, so every sharding
-// of a batch gives bit-identical weights.
+// on the data and the weights, never on the worker that computed it, so every sharing of
+// a batch gives bit-identical weights. src/reference.ts states the same algorithm plainly.
 import type { ArenaPlan } from './arena.js';
-import { shardRange } from './arena.js';
-import { ACCUMULATE, type FloatArray, type Kernels, type UpdateMode } from '../kernels/kernels.js';
+import { shareOf } from './protocol.js';
+import { ACCUMULATE, type FloatArray, type Kernels, type RowUpdate, type UpdateMode } from '../kernels/kernels.js';
 import type { ModelShape } from '../model/model.js';
 import { CLASSES, IMAGE_SIZE, type Split } from '../data/mnist.js';
 
@@ -25,32 +25,39 @@ export interface PassResult {
   correct: number;
 }
 
+/** One worker's view of the model in the arena. */
 export interface Net {
   shape: ModelShape;
   plan: ArenaPlan;
   kernels: Kernels;
-  /** Which copy of the parameters (plan.params or plan.paramsB) the passes read. */
-  params: number;
+  /** The copy of the parameters (one of plan.copies) the passes read. */
+  weights: number;
   /** The arena as floats: the same memory the kernels address by offset. */
   f: FloatArray;
-  /** The round buffer's pixel address table (plan.round.pixelRows) as integers. */
-  pixelRows: Int32Array;
-  /** This thread's labels and predictions of the samples in hand (plan.rows each). */
+  /** The chunk buffer's pixel address table (plan.buffer.pixelAddr) as integers. */
+  pixelAddr: Int32Array;
+  /** This worker's labels and predictions of the samples in hand (plan.chunk each). */
   labels: Uint8Array;
   predictions: Uint8Array;
+  /** Per layer, the updateRows call this worker makes, its layer's fields filled in once. */
+  rowUpdates: RowUpdate[];
 }
 
-export function makeNet(shape: ModelShape, plan: ArenaPlan, kernels: Kernels, f: FloatArray): Net {
-  const pixelRows = new Int32Array(f.buffer, f.byteOffset + plan.round.pixelRows * f.BYTES_PER_ELEMENT, plan.rows);
-  return { shape, plan, kernels, params: plan.params, f, pixelRows, labels: new Uint8Array(plan.rows), predictions: new Uint8Array(plan.rows) };
+export function makeNet(shape: ModelShape, plan: ArenaPlan, kernels: Kernels, f: FloatArray, worker: number): Net {
+  const pixelAddr = new Int32Array(f.buffer, f.byteOffset + plan.buffer.pixelAddr * f.BYTES_PER_ELEMENT, plan.chunk);
+  const rowUpdates = shape.layers.map((L, l): RowUpdate => ({
+    W: 0, b: 0, gW: plan.grad + L.w, gb: plan.grad + L.b, inp: inputOf(plan, l), pixels: l === 0 ? plan.buffer.pixelAddr : -1, dout: plan.buffer.delta[l],
+    n: 0, inDim: L.inDim, outDim: L.outDim, rowLo: 0, rowHi: 0, mode: ACCUMULATE, scale: 0, scratch: plan.scratch[worker], to: 0, moved: plan.moved[l],
+  }));
+  return { shape, plan, kernels, weights: plan.copies[0], f, pixelAddr, labels: new Uint8Array(plan.chunk), predictions: new Uint8Array(plan.chunk), rowUpdates };
 }
 
 /** One row's exponentials, computed once for the sum and the gradient. */
 const EXPS = new Float64Array(CLASSES);
 
 /**
- * Stable softmax + cross-entropy over n rows of logits. Writes delta = softmax - onehot
- * (the gradient of the summed loss w.r.t. the logits) when delta >= 0, row i's argmax to
+ * Stable softmax + cross-entropy over n samples' logits. Writes delta = softmax - onehot
+ * (the gradient of the summed loss w.r.t. the logits) when delta >= 0, sample i's argmax to
  * predictions[i] and its loss to losses[lossAt + i].
  *
  * Training and evaluation call this (and gather) with arguments of the same types, so that
@@ -85,52 +92,52 @@ export function softmaxCrossEntropy(
   return { lossSum, correct };
 }
 
-/** Pixels of samples order[first .. first + n) into round rows [r0, r0 + n), scaled to [0, 1]; labels into net.labels[0..n). */
-function gather(net: Net, split: Split, order: Int32Array, first: number, r0: number, n: number): void {
+/** Pixels of samples order[first .. first + n) to chunk positions [p0, p0 + n), scaled to [0, 1]; labels into net.labels[0..n). */
+function gather(net: Net, split: Split, order: Int32Array, first: number, p0: number, n: number): void {
   const img = split.images;
   for (let i = 0; i < n; i++) {
     const idx = order[first + i];
     net.labels[i] = split.labels[idx];
-    net.pixelRows[r0 + i] = img.byteOffset + idx * IMAGE_SIZE;
+    net.pixelAddr[p0 + i] = img.byteOffset + idx * IMAGE_SIZE;
   }
-  net.kernels.gatherPixels(net.plan.round.x + r0 * IMAGE_SIZE, img, net.plan.round.pixelRows + r0, n);
+  net.kernels.gatherPixels(net.plan.buffer.x + p0 * IMAGE_SIZE, img, net.plan.buffer.pixelAddr + p0, n);
 }
 
-/** The input of layer l in the round buffer: the pixels, or the previous layer's output. */
-function inputOf(net: Net, l: number): number {
-  return l === 0 ? net.plan.round.x : net.plan.round.act[l - 1];
+/** The input of layer l in the chunk buffer: the pixels, or the previous layer's output. */
+function inputOf(plan: ArenaPlan, l: number): number {
+  return l === 0 ? plan.buffer.x : plan.buffer.act[l - 1];
 }
 
-function forward(net: Net, r0: number, n: number): void {
-  const { params } = net;
+function forward(net: Net, p0: number, n: number): void {
+  const { weights, plan } = net;
   net.shape.layers.forEach((L, l) => {
     const last = l === net.shape.layers.length - 1;
-    net.kernels.matmulForward(net.plan.round.act[l] + r0 * L.outDim, inputOf(net, l) + r0 * L.inDim, params + L.w, params + L.b, n, L.inDim, L.outDim, !last);
+    net.kernels.matmulForward(plan.buffer.act[l] + p0 * L.outDim, inputOf(plan, l) + p0 * L.inDim, weights + L.w, weights + L.b, n, L.inDim, L.outDim, !last);
   });
 }
 
 /** Deltas of every hidden layer from the last layer's; the pixels need none. */
-function backpropDeltas(net: Net, r0: number, n: number): void {
-  const { params } = net;
-  const { round } = net.plan;
+function backpropDeltas(net: Net, p0: number, n: number): void {
+  const { weights } = net;
+  const { buffer } = net.plan;
   for (let l = net.shape.layers.length - 1; l > 0; l--) {
     const L = net.shape.layers[l];
-    net.kernels.backpropInput(round.delta[l - 1] + r0 * L.inDim, round.delta[l] + r0 * L.outDim, round.act[l - 1] + r0 * L.inDim, params + L.w, n, L.inDim, L.outDim);
+    net.kernels.backpropInput(buffer.delta[l - 1] + p0 * L.inDim, buffer.delta[l] + p0 * L.outDim, buffer.act[l - 1] + p0 * L.inDim, weights + L.w, n, L.inDim, L.outDim);
   }
 }
 
 /**
- * Phase 1 for round rows [r0, r1), which hold samples order[first + r]: each row's loss
- * goes to losses[r]. Returns how many of the samples the net classified correctly.
+ * Phase 1 for chunk positions [p0, p1), which hold samples order[first + p]: each sample's
+ * loss goes to losses[p]. Returns how many of the samples the net classified correctly.
  */
-export function forwardBackward(net: Net, split: Split, order: Int32Array, first: number, r0: number, r1: number, losses: Float64Array): number {
-  const n = r1 - r0;
+export function forwardBackward(net: Net, split: Split, order: Int32Array, first: number, p0: number, p1: number, losses: Float64Array): number {
+  const n = p1 - p0;
   const last = net.shape.layers.length - 1;
-  gather(net, split, order, first + r0, r0, n);
-  forward(net, r0, n);
-  const { round } = net.plan;
-  const r = softmaxCrossEntropy(net.f, round.act[last] + r0 * CLASSES, round.delta[last] + r0 * CLASSES, net.labels, n, net.predictions, losses, r0);
-  backpropDeltas(net, r0, n);
+  gather(net, split, order, first + p0, p0, n);
+  forward(net, p0, n);
+  const { buffer } = net.plan;
+  const r = softmaxCrossEntropy(net.f, buffer.act[last] + p0 * CLASSES, buffer.delta[last] + p0 * CLASSES, net.labels, n, net.predictions, losses, p0);
+  backpropDeltas(net, p0, n);
   return r.correct;
 }
 
@@ -145,7 +152,7 @@ export interface RowBlock {
  * Phase 2's units of work: 16 rows each, the rows the kernels sort samples for at once,
  * largest layer first. A row's cost is a walk over its samples whatever its width, so
  * blocks of equal rows cost about the same in every layer (10-20 µs at batch 256), and the
- * threads that take them end a step at about the same time.
+ * workers that take them end a step at about the same time.
  */
 export function rowBlocks(shape: ModelShape): RowBlock[] {
   const blocks: RowBlock[] = [];
@@ -158,40 +165,45 @@ export function rowBlocks(shape: ModelShape): RowBlock[] {
 const BLOCK_ROWS = 16;
 
 /**
- * Phase 2 for one block over the round's n samples; `slot` names the calling thread's
- * scratch. The updated rows go into the parameter copy at `into` (by default the one read).
+ * Phase 2 for one block over the chunk's n samples. The updated rows go into the parameter
+ * copy at `into` (by default the one read).
  */
-export function updateWeights(net: Net, block: RowBlock, n: number, scale: number, mode: UpdateMode, slot: number, into = net.params): void {
+export function updateWeights(net: Net, block: RowBlock, n: number, scale: number, mode: UpdateMode, into = net.weights): void {
   const L = net.shape.layers[block.layer];
-  const { params } = net;
-  const { grad, round } = net.plan;
-  net.kernels.updateRows(
-    params + L.w, params + L.b, grad + L.w, grad + L.b, inputOf(net, block.layer), block.layer === 0 ? round.pixelRows : -1, round.delta[block.layer],
-    n, L.inDim, L.outDim, block.lo, block.hi, scale, mode, net.plan.rowScratch[slot], into - params, net.plan.moved[block.layer],
-  );
+  const u = net.rowUpdates[block.layer];
+  u.W = net.weights + L.w;
+  u.b = net.weights + L.b;
+  u.n = n;
+  u.rowLo = block.lo;
+  u.rowHi = block.hi;
+  u.scale = scale;
+  u.mode = mode;
+  u.to = into - net.weights;
+  net.kernels.updateRows(u);
 }
 
 /**
- * Both phases on one thread, with no update: leaves the gradient of the summed loss over
- * samples order[lo..hi) in the plan's gradient block. The reference the workers share out.
+ * Both phases on one worker, with no update: leaves the gradient of the summed loss over
+ * samples order[lo..hi) in the plan's gradient block (test/gradcheck.test.ts holds it to
+ * finite differences).
  */
 export function gradientSum(net: Net, split: Split, order: Int32Array, lo: number, hi: number): PassResult {
   const { plan } = net;
   net.f.fill(0, plan.grad, plan.grad + plan.paramCount);
-  const losses = new Float64Array(plan.rows);
+  const losses = new Float64Array(plan.chunk);
   const blocks = rowBlocks(net.shape);
   let lossSum = 0;
   let correct = 0;
-  for (let start = lo; start < hi; start += plan.rows) {
-    const n = Math.min(plan.rows, hi - start);
+  for (let start = lo; start < hi; start += plan.chunk) {
+    const n = Math.min(plan.chunk, hi - start);
     correct += forwardBackward(net, split, order, start, 0, n, losses);
-    for (let r = 0; r < n; r++) lossSum += losses[r];
-    for (const block of blocks) updateWeights(net, block, n, 0, ACCUMULATE, 0);
+    for (let p = 0; p < n; p++) lossSum += losses[p];
+    for (const block of blocks) updateWeights(net, block, n, 0, ACCUMULATE);
   }
   return { lossSum, correct };
 }
 
-/** 0, 1, 2, ...: the order of a split's samples in file order (grown as needed, shared by the calls in this thread). */
+/** 0, 1, 2, ...: the order of a split's samples in file order (grown as needed, shared by the calls in this worker). */
 let IDENTITY = new Int32Array(0);
 function identity(n: number): Int32Array {
   if (IDENTITY.length < n) IDENTITY = Int32Array.from({ length: n }, (_, i) => i);
@@ -199,12 +211,12 @@ function identity(n: number): Int32Array {
 }
 
 /**
- * Forward only over samples [lo, hi) of `split` in file order, in this slot's share of the
- * round buffer; fills a 10x10 confusion count (truth x predicted).
+ * Forward only over samples [lo, hi) of `split` in file order, in this worker's share of the
+ * chunk buffer; fills a classes x classes confusion count (truth x predicted).
  */
-export function evaluateRange(net: Net, slot: number, split: Split, lo: number, hi: number, confusion: Int32Array): PassResult {
+export function evaluateRange(net: Net, worker: number, split: Split, lo: number, hi: number, confusion: Int32Array): PassResult {
   const { f, plan } = net;
-  const [r0, r1] = shardRange(slot, plan.slotCount, plan.rows);
+  const [p0, p1] = shareOf(worker, plan.workers, plan.chunk);
   const last = net.shape.layers.length - 1;
   // Sums in locals, not in a PassResult: a store to a field of an object of that shape makes
   // V8 drop the compiled training path (forwardBackward, softmaxCrossEntropy, and `step`
@@ -213,12 +225,12 @@ export function evaluateRange(net: Net, slot: number, split: Split, lo: number, 
   let lossSum = 0;
   let correct = 0;
   const order = identity(hi);
-  const losses = new Float64Array(r1 - r0);
-  for (let start = lo; start < hi; start += r1 - r0) {
-    const n = Math.min(r1 - r0, hi - start);
-    gather(net, split, order, start, r0, n);
-    forward(net, r0, n);
-    const r = softmaxCrossEntropy(f, plan.round.act[last] + r0 * CLASSES, -1, net.labels, n, net.predictions, losses, 0);
+  const losses = new Float64Array(p1 - p0);
+  for (let start = lo; start < hi; start += p1 - p0) {
+    const n = Math.min(p1 - p0, hi - start);
+    gather(net, split, order, start, p0, n);
+    forward(net, p0, n);
+    const r = softmaxCrossEntropy(f, plan.buffer.act[last] + p0 * CLASSES, -1, net.labels, n, net.predictions, losses, 0);
     countConfusion(confusion, net.labels, net.predictions, n);
     lossSum += r.lossSum;
     correct += r.correct;

@@ -1,15 +1,14 @@
-// Everything the coordinator and the workers agree on: what a worker is given once at
-// start-up, the shared words through which the step loop hands over runs of steps (only
-// ranges and scalars, never data), what comes back, the barrier the workers meet at, and
-// how they share out a round's work.
-import { shardRange, type ArenaPlan } from './arena.js';
-import type { FaultHook } from './fault-hook.js';
+// Everything the coordinator and the workers agree on, in one place: what a worker is given
+// once at start-up, the records that pass between them (a command naming a run of steps, a
+// result per step and worker, an evaluation task), the shared words through which the step
+// loop hands over commands, the barrier the workers meet at, and how they share out a
+// chunk's work. Only ranges and scalars cross: the data and the weights stay in the arena.
 import type { Split } from '../data/mnist.js';
+import type { KernelKind } from '../kernels/kernels.js';
+import type { ArenaPlan } from './arena.js';
+import type { FaultHook } from './fault-hook.js';
 
-export const KERNEL_KINDS = ['ts', 'wasm'] as const;
-export type KernelKind = (typeof KERNEL_KINDS)[number];
-
-/** Handed to every worker thread once, as Piscina's workerData. All buffers are shared. */
+/** Handed to every worker once, as Piscina's workerData. All buffers are shared. */
 export interface WorkerData {
   memory: WebAssembly.Memory;
   plan: ArenaPlan;
@@ -19,75 +18,140 @@ export interface WorkerData {
   test: Split;
   /** The current epoch's shuffled sample order, written by the coordinator between epochs. */
   order: Int32Array;
-  /** Barrier and step-loop words, see below. */
+  /** The words below: barrier, step loop, work counters. */
   control: Int32Array;
-  /** The published run of steps, COMMAND_FIELDS numbers (see StepLoop.run). */
+  /** The published command (StepsCommand). */
   command: Float64Array;
-  /** RESULT_FIELDS numbers per step and slot, written by the step loop (see StepResult). */
+  /** A StepResult per step and worker of the command. */
   results: Float64Array;
-  /** Loss of each sample of the current round, by its row: summed in row order, so the reported loss never depends on the sharding. */
+  /** Loss of each sample of the current chunk, by its position: summed in that order, so the reported loss never depends on the sharing. */
   sampleLoss: Float64Array;
   /** TEST HOOK: set only when THREADGRAD_INJECT_FAULT is (see fault-hook.ts). */
   faultHook?: FaultHook;
 }
 
+// ---- Records --------------------------------------------------------------------------
+
+/** A run of SGD steps (see StepLoop.run). */
+export interface StepsCommand {
+  /** Step i trains on the samples order[first + i * batch ..]: `batch` of them, never past `end`. */
+  first: number;
+  batch: number;
+  end: number;
+  count: number;
+  lr: number;
+  /** The copy of the parameters the first step reads; each step writes the other copy, which the next step reads. */
+  weights: number;
+}
+
+const COMMAND: readonly (keyof StepsCommand)[] = ['first', 'batch', 'end', 'count', 'lr', 'weights'];
+export const COMMAND_WORDS = COMMAND.length;
+
+export function writeCommand(record: Float64Array, command: StepsCommand): void {
+  COMMAND.forEach((field, i) => (record[i] = command[field]));
+}
+
+export function readCommand(record: Float64Array): StepsCommand {
+  const [first, batch, end, count, lr, weights] = record;
+  return { first, batch, end, count, lr, weights };
+}
+
+/** What one worker did in one step. */
 export interface StepResult {
-  /** The whole step's loss sum in slot 0's result, 0 in the others'. */
+  /** The whole step's loss sum in worker 0's result, 0 in the others'. */
   lossSum: number;
   /** Samples this worker classified correctly. */
   correct: number;
-  /** Milliseconds this worker spent in phase 1 (forward + backward to the deltas), waiting at barriers, and in phase 2 (weight gradients + update). */
+  /** Milliseconds in phase 1 (forward + backward to the deltas), waiting at barriers, and in phase 2 (weight gradients + update). */
   computeMs: number;
   waitMs: number;
   reduceMs: number;
 }
 
+const RESULT: readonly (keyof StepResult)[] = ['lossSum', 'correct', 'computeMs', 'waitMs', 'reduceMs'];
+/** Steps one command may carry: bounds the results buffer and the time between the coordinator's checks. */
+export const MAX_STEPS_PER_COMMAND = 256;
+export const resultWords = (workers: number): number => MAX_STEPS_PER_COMMAND * workers * RESULT.length;
+
+export function writeResult(results: Float64Array, step: number, worker: number, workers: number, r: StepResult): void {
+  const at = (step * workers + worker) * RESULT.length;
+  for (let i = 0; i < RESULT.length; i++) results[at + i] = r[RESULT[i]];
+}
+
+export function readResult(results: Float64Array, step: number, worker: number, workers: number): StepResult {
+  const at = (step * workers + worker) * RESULT.length;
+  const [lossSum, correct, computeMs, waitMs, reduceMs] = results.subarray(at, at + RESULT.length);
+  return { lossSum, correct, computeMs, waitMs, reduceMs };
+}
+
+/** The step loop's task: one per worker, running every command until OP_STOP. */
+export interface ServeTask {
+  worker: number;
+  /** SEQUENCE when the loop was started: any later value is a command to run. */
+  sequence: number;
+}
+
+/** Forward only, over samples [lo, hi) of a split in file order. */
 export interface EvalTask {
-  slot: number;
+  worker: number;
   split: 'train' | 'test';
   lo: number;
   hi: number;
-  /** The copy of the parameters that holds the current weights (ArenaPlan.params or paramsB). */
-  params: number;
+  /** The copy of the parameters that holds the current weights. */
+  weights: number;
 }
 
 export interface EvalResult {
   lossSum: number;
   correct: number;
-  /** 10 x 10 counts, truth-major. */
+  /** classes x classes counts, truth-major. */
   confusion: Int32Array;
 }
 
-// control[ARRIVED] counts workers at the barrier; the last one resets it and bumps
+// ---- Shared words ---------------------------------------------------------------------
+
+// The barrier: control[ARRIVED] counts workers at it; the last one resets it and bumps
 // control[GENERATION], which releases the others. control[ABORT] is set by the coordinator
 // when a worker failed, so that workers already waiting give up instead of hanging.
 export const ARRIVED = 0;
 export const GENERATION = 1;
 export const ABORT = 2;
-// The step loop (see src/step-loop.ts): the coordinator writes `command`, sets OPCODE and
-// bumps SEQUENCE; the workers run the steps it names, the last one through each step's
-// final barrier counts it in STEPS_DONE, and each worker counts itself into DONE at the end.
+// The step loop: the coordinator writes the command, sets OPCODE and bumps SEQUENCE; the
+// workers run the steps, and the last one through each step's final barrier records the
+// copy the step wrote in WEIGHTS, then counts the step in STEPS_DONE; each worker counts
+// itself into DONE at the end.
 export const SEQUENCE = 3;
 export const OPCODE = 4;
 export const DONE = 5;
 export const STEPS_DONE = 6;
-// Work counters of a round's two phases (see Shares below): per thread, how
-// far its share of the round's rows (phase 1) and of the parameter blocks (phase 2) has been
-// taken. A thread's two counters share a cache line of their own, away from the words the
-// barrier spins on and from the other threads' counters.
+export const WEIGHTS = 7;
+
+export const OP_STEPS = 0;
+export const OP_STOP = 1;
+
+// Work counters of a chunk's two phases (see Shares below): per worker, how far its share of
+// the chunk's samples (phase 1) and of the parameter blocks (phase 2) has been taken. A
+// worker's two counters share a cache line of their own, away from the words the barrier
+// spins on and from the other workers' counters.
 const COUNTERS = 16;
 const LINE_WORDS = 16;
-export const sampleCounter = (thread: number): number => COUNTERS + LINE_WORDS * thread;
-export const blockCounter = (thread: number): number => COUNTERS + LINE_WORDS * thread + LINE_WORDS / 2;
-export const controlWords = (threads: number): number => COUNTERS + LINE_WORDS * threads;
+export const sampleCounter = (worker: number): number => COUNTERS + LINE_WORDS * worker;
+export const blockCounter = (worker: number): number => COUNTERS + LINE_WORDS * worker + LINE_WORDS / 2;
+export const controlWords = (workers: number): number => COUNTERS + LINE_WORDS * workers;
+
+// ---- Sharing out work -----------------------------------------------------------------
+
+/** Items [lo, hi) of n that worker `worker` of `workers` takes as its own; shares differ by at most one. */
+export function shareOf(worker: number, workers: number, n: number): [number, number] {
+  return [Math.floor((worker * n) / workers), Math.floor(((worker + 1) * n) / workers)];
+}
 
 /**
- * A round's work items [0, n) in shares, one per thread (shardRange), taken a piece at a
- * time: a thread takes from its own share first, then from what is left of the others'.
- * In steady state each thread thus computes the same rows of the round buffer and updates
- * the same weight rows every step, so those cache lines stay in its core's cache instead of
- * moving between cores (a few % more samples/s at batch 64 than one counter for all), while
- * a slower core still gets help with its share.
+ * A chunk's work items [0, n) in shares, one per worker (shareOf), taken a piece at a time:
+ * a worker takes from its own share first, then from what is left of the others'. In
+ * steady state each worker thus computes the same samples' buffer rows and updates the
+ * same weight rows every step, so those cache lines stay in its core's cache instead of
+ * moving between cores, while a slower core still gets help with its share.
  */
 export class Shares {
   lo = 0;
@@ -98,9 +162,9 @@ export class Shares {
 
   constructor(
     private readonly control: Int32Array,
-    private readonly counter: (thread: number) => number,
-    private readonly slot: number,
-    private readonly threads: number,
+    private readonly counter: (worker: number) => number,
+    private readonly worker: number,
+    private readonly workers: number,
   ) {}
 
   begin(n: number, piece: number): void {
@@ -111,10 +175,10 @@ export class Shares {
 
   /** Claims the next piece into [lo, hi); false when every share is taken. */
   next(): boolean {
-    for (; this.k < this.threads; this.k++) {
-      const t = (this.slot + this.k) % this.threads;
-      const [from, to] = shardRange(t, this.threads, this.n);
-      const at = from + Atomics.add(this.control, this.counter(t), this.piece);
+    for (; this.k < this.workers; this.k++) {
+      const w = (this.worker + this.k) % this.workers;
+      const [from, to] = shareOf(w, this.workers, this.n);
+      const at = from + Atomics.add(this.control, this.counter(w), this.piece);
       if (at < to) {
         this.lo = at;
         this.hi = Math.min(to, at + this.piece);
@@ -124,30 +188,13 @@ export class Shares {
     return false;
   }
 
-  /** Called by the last thread through a barrier, when no thread takes from these counters. */
+  /** Called by the last worker through a barrier, when no worker takes from these counters. */
   reset(): void {
-    for (let t = 0; t < this.threads; t++) Atomics.store(this.control, this.counter(t), 0);
+    for (let w = 0; w < this.workers; w++) Atomics.store(this.control, this.counter(w), 0);
   }
 }
 
-export const OP_STEPS = 0;
-export const OP_STOP = 1;
-
-/**
- * command = [first sample, batch size, end sample, step count, learning rate, the copy of
- * the parameters the first step reads]; each step writes the other copy, which the next reads.
- */
-export const COMMAND_FIELDS = 6;
-/** Steps one command may carry: bounds the results buffer and the time between the coordinator's checks. */
-export const MAX_STEPS_PER_COMMAND = 256;
-/** Per-step, per-slot result record of the step loop, in StepResult's field order. */
-export const RESULT_FIELDS = 5;
-
-export interface ServeTask {
-  slot: number;
-  /** SEQUENCE when the loop was started: any later value is a command to run. */
-  sequence: number;
-}
+// ---- The barrier ----------------------------------------------------------------------
 
 export class StepAborted extends Error {
   constructor() {
@@ -156,19 +203,19 @@ export class StepAborted extends Error {
 }
 
 /**
- * Polls at a barrier before sleeping, shared out among the threads that wait there. Workers
+ * Polls at a barrier before sleeping, shared out among the workers that wait there. Workers
  * of one phase finish within microseconds of each other when each has a core, and a futex
- * sleep + wake costs tens of microseconds per step. But the more threads a barrier waits
+ * sleep + wake costs tens of microseconds per step. But the more workers a barrier waits
  * for, the likelier one of them is off its core (the coordinator, V8's helper threads and
  * the kernel take turns on the same cores), and then every poller burns its core for
- * nothing. On a 16-core VM, 16 workers polling 20,000 times each stalled in some runs to
- * less than 1 worker's speed; 2,000 or 2,500 each did not (README: Polling at the barrier on 16 cores).
+ * nothing: on 16 cores, 16 workers polling 20,000 times each stalled in some runs to less
+ * than 1 worker's speed (docs/measurements.md: Polling at the barrier on 16 cores).
  */
 export const SPIN_TOTAL = 40_000;
 
-/** Polls per barrier wait for `threads` workers on `cores` cores; none when threads outnumber cores (a poller would hold the core a thread it waits for needs). */
-export function barrierPolls(threads: number, cores: number): number {
-  return threads <= cores ? Math.round(SPIN_TOTAL / threads) : 0;
+/** Polls per barrier wait for `workers` on `cores` cores; none when workers outnumber cores (a poller would hold the core a worker it waits for needs). */
+export function barrierPolls(workers: number, cores: number): number {
+  return workers <= cores ? Math.round(SPIN_TOTAL / workers) : 0;
 }
 
 /** Wait until all `parties` workers have arrived, polling `spin` times before sleeping. Returns true in the one that arrived last. */
@@ -202,7 +249,7 @@ function sleepUntilMoved(control: Int32Array, generation: number): void {
   }
 }
 
-/** Release any worker stuck at the barrier; the step will be retried from scratch. */
+/** Release any worker stuck at the barrier; the step will be run again from scratch. */
 export function abortBarrier(control: Int32Array): void {
   Atomics.store(control, ABORT, 1);
   Atomics.notify(control, GENERATION);

@@ -1,20 +1,22 @@
 // The per-step hand-off without a message per step. Handing every worker's part of every
 // step to Piscina as a task costs a message round trip per part on the coordinator's event loop
-// (hundreds of microseconds, as long as a whole small step). Instead each pool thread runs
-// one long `serve` task that waits on a shared word for a command: "run these steps". The
+// (hundreds of microseconds, as long as a whole small step). Instead each worker runs one
+// long `serve` task that waits on a shared word for a command: "run these steps". The
 // workers then step on their own, meeting only each other at barriers, and the coordinator
 // wakes once per command. Piscina still owns the threads: it starts them, replaces dead
 // ones, and runs evaluation tasks while the loop is stopped.
 import type { Piscina } from 'piscina';
 import {
-  DONE, MAX_STEPS_PER_COMMAND, OPCODE, OP_STEPS, OP_STOP, RESULT_FIELDS, SEQUENCE, STEPS_DONE, abortBarrier, resetBarrier,
-  type ServeTask, type StepResult,
+  DONE, MAX_STEPS_PER_COMMAND, OPCODE, OP_STEPS, OP_STOP, SEQUENCE, STEPS_DONE, WEIGHTS, abortBarrier, readResult, resetBarrier, writeCommand,
+  type ServeTask, type StepResult, type StepsCommand,
 } from './protocol.js';
 
 export interface StepsRun {
-  /** One entry per completed step, each with one result per slot. */
+  /** One entry per completed step, each with one result per worker. */
   results: StepResult[][];
-  /** Set when a thread failed: the steps after the completed ones did not happen. */
+  /** The copy of the parameters the last completed step wrote (the command's own when none did), as the workers recorded it. */
+  weights: number;
+  /** Set when a worker failed: the steps after the completed ones did not happen. */
   error?: Error;
 }
 
@@ -25,7 +27,7 @@ export class StepLoop {
 
   constructor(
     private readonly pool: Piscina,
-    private readonly slots: number,
+    private readonly workers: number,
     private readonly control: Int32Array,
     private readonly command: Float64Array,
     private readonly results: Float64Array,
@@ -37,27 +39,27 @@ export class StepLoop {
 
   start(): void {
     const sequence = Atomics.load(this.control, SEQUENCE);
-    this.serving = Array.from({ length: this.slots }, (_, slot) => {
-      const task: ServeTask = { slot, sequence };
+    this.serving = Array.from({ length: this.workers }, (_, worker) => {
+      const task: ServeTask = { worker, sequence };
       return this.pool.run(task, { name: 'serve' }) as Promise<void>;
     });
     this.failed = Promise.race(this.serving).then(() => {
-      throw new Error('a step-loop thread returned without being stopped');
+      throw new Error('a serve task returned without being stopped');
     });
     this.failed.catch(() => {}); // observed by run(); never an unhandled rejection
   }
 
   /**
-   * Run `count` SGD steps: step i takes samples order[first + i * batch ..] up to `batch`
-   * of them, never past `end`. The first step reads the parameter copy at `params` and
-   * each step writes the other copy (see ArenaPlan.paramsB), so after a failure the
-   * completed steps stand, the copy the failed step read is whole, and the rest can be
-   * run again.
+   * Run the command's steps. Each step writes the copy of the parameters its predecessor
+   * did not (see ArenaPlan.copies), so after a failure the completed steps stand, the copy
+   * the failed step read is whole, and the rest can be run again.
    */
-  async run(first: number, batch: number, end: number, count: number, lr: number, params: number): Promise<StepsRun> {
+  async run(command: StepsCommand): Promise<StepsRun> {
+    const { count } = command;
     if (count < 1 || count > MAX_STEPS_PER_COMMAND) throw new RangeError(`step count ${count} outside 1..${MAX_STEPS_PER_COMMAND}`);
     if (!this.running) this.start();
-    this.command.set([first, batch, end, count, lr, params]);
+    writeCommand(this.command, command);
+    Atomics.store(this.control, WEIGHTS, command.weights);
     Atomics.store(this.control, STEPS_DONE, 0);
     this.publish(OP_STEPS);
     let error: Error | undefined;
@@ -68,11 +70,12 @@ export class StepLoop {
       await this.recover(); // after this, STEPS_DONE no longer moves
     }
     const completed = error ? Atomics.load(this.control, STEPS_DONE) : count;
+    const weights = Atomics.load(this.control, WEIGHTS);
     if (error) resetBarrier(this.control);
-    return { results: Array.from({ length: completed }, (_, i) => this.resultsOf(i)), error };
+    return { results: Array.from({ length: completed }, (_, i) => this.resultsOf(i)), weights, error };
   }
 
-  /** End the serve tasks so the threads take ordinary tasks again. */
+  /** End the serve tasks so the workers take ordinary tasks again. */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.publish(OP_STOP);
@@ -81,11 +84,7 @@ export class StepLoop {
   }
 
   private resultsOf(step: number): StepResult[] {
-    return Array.from({ length: this.slots }, (_, slot) => {
-      const at = (step * this.slots + slot) * RESULT_FIELDS;
-      const r = this.results.subarray(at, at + RESULT_FIELDS);
-      return { lossSum: r[0], correct: r[1], computeMs: r[2], waitMs: r[3], reduceMs: r[4] };
-    });
+    return Array.from({ length: this.workers }, (_, worker) => readResult(this.results, step, worker, this.workers));
   }
 
   private publish(opcode: number): void {
@@ -98,13 +97,13 @@ export class StepLoop {
   private async allDone(): Promise<void> {
     for (;;) {
       const done = Atomics.load(this.control, DONE);
-      if (done === this.slots) return;
+      if (done === this.workers) return;
       const wait = Atomics.waitAsync(this.control, DONE, done);
       if (wait.async) await Promise.race([wait.value, this.failed]);
     }
   }
 
-  /** A thread failed: release the others from the barrier and end every serve task. */
+  /** A worker failed: release the others from the barrier and end every serve task. */
   private async recover(): Promise<void> {
     abortBarrier(this.control);
     this.publish(OP_STOP);
