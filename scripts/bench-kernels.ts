@@ -12,7 +12,8 @@ import { dataPaths, loadMnist } from '../src/data/mnist.js';
 import { initParams, modelShape } from '../src/model/model.js';
 import { forwardBackward, makeNet, rowBlocks, softmaxCrossEntropy, updateWeights } from '../src/parallel/pass.js';
 import { KERNEL_KINDS } from '../src/kernels/kernels.js';
-import { Rng } from '../src/model/rng.js';
+import { Rng } from '../src/util/rng.js';
+import { CONSTANT, PLAIN_SGD, ruleOfStep } from '../src/model/optimizer.js';
 import { scriptFlags } from './flags.js';
 
 const USAGE = `Usage: npm run bench:kernels -- [--batch 256 (1..${DEFAULTS.chunk}, one chunk)] [--steps 200] [--kernels wasm|ts]`;
@@ -28,6 +29,7 @@ const memory = allocateArena(plan);
 const f = new Float32Array(memory.buffer);
 const split = splitInArena(memory, train, plan.pixels);
 const net = makeNet(shape, plan, await loadKernels(kernels, memory, f), f, 0);
+ruleOfStep(PLAIN_SGD, CONSTANT, DEFAULTS.lr, 1, batch, net.rule);
 const rng = new Rng(DEFAULTS.seed);
 const weights = plan.copies[0];
 initParams(f.subarray(weights, weights + shape.paramCount), shape, rng);
@@ -48,10 +50,9 @@ const time = (name: string, run: () => void): void => {
 let first = 0;
 function step(timed: boolean): void {
   if (first + batch > train.count) first = 0;
-  const scale = DEFAULTS.lr / batch;
   if (!timed) {
     forwardBackward(net, split, order, first, 0, batch, losses);
-    for (const b of blocks) updateWeights(net, b, batch, scale, APPLY);
+    for (const b of blocks) updateWeights(net, b, batch, APPLY);
   } else {
     time('phase 1 on fresh samples', () => forwardBackward(net, split, order, first, 0, batch, losses));
     time('  pixels to floats', () => net.kernels.gatherPixels(buffer.x, split.images, buffer.pixelAddr, batch));
@@ -66,7 +67,7 @@ function step(timed: boolean): void {
     }
     for (const b of blocks) {
       const L = shape.layers[b.layer];
-      time(`phase 2: rows of ${L.inDim}x${L.outDim} + bias`, () => updateWeights(net, b, batch, scale, APPLY));
+      time(`phase 2: rows of ${L.inDim}x${L.outDim} + bias`, () => updateWeights(net, b, batch, APPLY));
     }
   }
   first += batch;

@@ -7,13 +7,37 @@ import { resolve, sep } from 'node:path';
 import type { Checkpoint } from './model/checkpoint.js';
 import { UserError } from './util/errors.js';
 import { KERNEL_KINDS, type KernelKind } from './kernels/kernels.js';
+import { OPTIMIZERS, SCHEDULES, type OptimizerKind, type ScheduleKind } from './model/optimizer.js';
 
 export interface TrainConfig {
+  /** The most epochs to train; early stopping may end the run sooner. */
   epochs: number;
   batchSize: number;
   /** One update per pass over the whole training set; overrides batchSize. */
   fullBatch: boolean;
+  /** The base learning rate (the peak of one-cycle); the schedule scales it step by step. */
   lr: number;
+  optimizer: OptimizerKind;
+  momentum: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  lrSchedule: ScheduleKind;
+  /** Linear warm-up of the learning rate: "<N>" steps or "<N>e" epochs (see parseWarmup). */
+  warmup: string;
+  /** lrSchedule step: the rate is multiplied by gamma every stepSize epochs. */
+  stepSize: number;
+  gamma: number;
+  /** Training samples set aside for validation, chosen by the seed: a count, or a fraction below 1; 0: none. */
+  valSplit: number;
+  /** Early stopping: stop after this many epochs without improvement of `monitor` (0: off). */
+  patience: number;
+  monitor: 'val-loss' | 'val-acc';
+  /** Improvement smaller than this does not count. */
+  minDelta: number;
+  /** Evaluate the test set after every epoch too, not only at the end (it never decides anything). */
+  testEachEpoch: boolean;
   hidden: number[];
   workers: number;
   seed: number;
@@ -38,10 +62,25 @@ export interface TrainConfig {
 }
 
 export const DEFAULTS: TrainConfig = {
-  epochs: 5,
+  epochs: 100,
   batchSize: 64,
   fullBatch: false,
   lr: 0.1,
+  optimizer: 'sgd',
+  momentum: 0.9,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0,
+  lrSchedule: 'constant',
+  warmup: '0',
+  stepSize: 10,
+  gamma: 0.1,
+  valSplit: 1 / 12, // 5,000 of MNIST's 60,000, and a twelfth of any other training set
+  patience: 5,
+  monitor: 'val-loss',
+  minDelta: 0,
+  testEachEpoch: false,
   hidden: [128, 64],
   workers: 2,
   seed: 42,
@@ -77,11 +116,25 @@ export function choiceOf<C extends string>(where: string, v: unknown, choices: r
 
 const int = (min: number, max: number): Parser => (v, where) => integerIn(where, v, min, max);
 
+/** A number, from a number or its text; NaN otherwise. */
+const number = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN);
+
 const positive: Parser = (v, where) => {
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) {
-    throw usage(`${where} must be a number greater than 0, got ${show(v)}`);
-  }
+  const n = number(v);
+  if (!Number.isFinite(n) || n <= 0) throw usage(`${where} must be a number greater than 0, got ${show(v)}`);
+  return n;
+};
+
+const atLeastZero: Parser = (v, where) => {
+  const n = number(v);
+  if (!Number.isFinite(n) || n < 0) throw usage(`${where} must be a number of at least 0, got ${show(v)}`);
+  return n;
+};
+
+/** In [0, 1): a decay rate such as momentum or Adam's betas. */
+const fraction: Parser = (v, where) => {
+  const n = number(v);
+  if (!(n >= 0 && n < 1)) throw usage(`${where} must be a number from 0 up to (not including) 1, got ${show(v)}`);
   return n;
 };
 
@@ -117,6 +170,34 @@ export const SCHEMA: Record<keyof TrainConfig, Parser> = {
   batchSize: int(1, 10_000_000),
   fullBatch: bool,
   lr: positive,
+  optimizer: oneOf(...OPTIMIZERS),
+  momentum: fraction,
+  beta1: fraction,
+  beta2: fraction,
+  eps: positive,
+  weightDecay: atLeastZero,
+  lrSchedule: oneOf(...SCHEDULES),
+  warmup: (v, where) => {
+    if ((typeof v === 'string' || typeof v === 'number') && parseWarmup(String(v), 1) !== undefined) return String(v).trim().toLowerCase();
+    throw usage(`${where} must be "<N>" (steps) or "<N>e" (epochs), e.g. 500 or 2e, got ${show(v)}`);
+  },
+  stepSize: int(1, 1_000_000),
+  gamma: (v, where) => {
+    const n = number(v);
+    if (!(n > 0 && n <= 1)) throw usage(`${where} must be a number above 0 and at most 1, got ${show(v)}`);
+    return n;
+  },
+  valSplit: (v, where) => {
+    const n = number(v);
+    if (!(Number.isFinite(n) && n >= 0 && (n < 1 || Number.isInteger(n)))) {
+      throw usage(`${where} must be a count of training samples (0 for none) or a fraction below 1, got ${show(v)}`);
+    }
+    return n;
+  },
+  patience: int(0, 1_000_000),
+  monitor: oneOf('val-loss', 'val-acc'),
+  minDelta: atLeastZero,
+  testEachEpoch: bool,
   hidden: layerSizes,
   workers: int(1, MAX_WORKERS),
   seed: int(0, 2 ** 32 - 1),
@@ -248,4 +329,11 @@ export function parseCheckpointEvery(text: string): CheckpointEvery | undefined 
   const m = /^([1-9]\d{0,9})(e)?$/.exec(t);
   if (!m) return undefined;
   return { unit: m[2] ? 'epochs' : 'steps', count: Number(m[1]) };
+}
+
+/** A --warmup value in steps: "<N>" steps or "<N>e" epochs of `stepsPerEpoch`; undefined if it is neither. */
+export function parseWarmup(text: string, stepsPerEpoch: number): number | undefined {
+  const m = /^(\d{1,9})(e)?$/.exec(text.trim().toLowerCase());
+  if (!m) return undefined;
+  return Number(m[1]) * (m[2] ? stepsPerEpoch : 1);
 }

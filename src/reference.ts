@@ -1,11 +1,12 @@
 // The algorithm threadgrad computes, stated once and plainly: an MLP (784-128-64-10 by
-// default: ReLU on every hidden layer, softmax on the last) trained by mini-batch SGD on the
-// mean cross-entropy. The engine computes exactly this, in float32, cut into chunks of
+// default: ReLU on every hidden layer, softmax on the last) trained by mini-batch SGD (or
+// momentum, Nesterov, Adam, AdamW) on the mean cross-entropy. The engine computes exactly this, in float32, cut into chunks of
 // samples and blocks of weight rows shared out among workers (src/parallel/pass.ts,
 // src/kernels/, assembly/, src/parallel/worker.ts); test/reference.test.ts holds it to this
 // file step by step. Here it is one sample at a time on plain float64 arrays: nothing is
 // fast, everything can be read and checked. `predict` classifies with referenceForward.
-import { Rng } from './model/rng.js';
+import { PLAIN_SGD, stateSlots, type OptimizerSpec } from './model/optimizer.js';
+import { Rng } from './util/rng.js';
 
 type Floats = Float32Array | Float64Array;
 
@@ -125,14 +126,53 @@ export function referenceGradients(m: ReferenceModel, images: Uint8Array, labels
   return g;
 }
 
-export function sgdStep(m: ReferenceModel, g: ReferenceGrads, lr: number): void {
-  m.W.forEach((W, l) => W.forEach((w, i) => (W[i] = w - lr * g.dW[l][i])));
-  m.b.forEach((b, l) => b.forEach((v, j) => (b[j] = v - lr * g.db[l][j])));
+/** What an optimizer keeps between steps: the steps taken, and per parameter tensor (W then b of each layer) its velocity or Adam's two moments. */
+export interface OptimizerState {
+  spec: OptimizerSpec;
+  t: number;
+  slots: Float64Array[][];
 }
 
-/** One SGD step on the batch; returns the loss and correct count of the weights before it, as the engine reports them. */
-export function referenceStep(m: ReferenceModel, images: Uint8Array, labels: Uint8Array, batchIdx: ArrayLike<number>, lr: number): { loss: number; correct: number } {
+export function initOptimizer(m: ReferenceModel, spec: OptimizerSpec): OptimizerState {
+  const tensors = [...m.W, ...m.b];
+  return { spec, t: 0, slots: Array.from({ length: stateSlots(spec.kind) }, () => tensors.map((t) => new Float64Array(t.length))) };
+}
+
+/** One update of every parameter by the mean gradient g at learning rate lr, as torch.optim states the rules. */
+export function optimizerStep(m: ReferenceModel, g: ReferenceGrads, lr: number, o: OptimizerState): void {
+  const { kind, momentum: mu, beta1, beta2, eps, weightDecay: wd } = o.spec;
+  o.t++;
+  const params = [...m.W, ...m.b];
+  const grads = [...g.dW, ...g.db];
+  params.forEach((P, k) => {
+    for (let i = 0; i < P.length; i++) {
+      const w = P[i];
+      const d = grads[k][i] + (kind === 'adamw' ? 0 : wd * w); // L2 penalty in the gradient; AdamW decays the weight apart
+      if (kind === 'sgd') {
+        P[i] = w - lr * d;
+      } else if (kind === 'momentum' || kind === 'nesterov') {
+        const v = (o.slots[0][k][i] = mu * o.slots[0][k][i] + d);
+        P[i] = w - lr * (kind === 'momentum' ? v : d + mu * v);
+      } else {
+        const m1 = (o.slots[0][k][i] = beta1 * o.slots[0][k][i] + (1 - beta1) * d);
+        const m2 = (o.slots[1][k][i] = beta2 * o.slots[1][k][i] + (1 - beta2) * d * d);
+        const mHat = m1 / (1 - beta1 ** o.t);
+        const vHat = m2 / (1 - beta2 ** o.t);
+        P[i] = (kind === 'adamw' ? w * (1 - lr * wd) : w) - (lr * mHat) / (Math.sqrt(vHat) + eps);
+      }
+    }
+  });
+}
+
+/**
+ * One step on the batch at learning rate lr, by the optimizer `o` (plain SGD when not
+ * given). Returns the loss and correct count of the weights before it, as the engine
+ * reports them.
+ */
+export function referenceStep(
+  m: ReferenceModel, images: Uint8Array, labels: Uint8Array, batchIdx: ArrayLike<number>, lr: number, o = initOptimizer(m, PLAIN_SGD),
+): { loss: number; correct: number } {
   const g = referenceGradients(m, images, labels, batchIdx);
-  sgdStep(m, g, lr);
+  optimizerStep(m, g, lr, o);
   return { loss: g.loss, correct: g.correct };
 }

@@ -1,18 +1,21 @@
 // The training API: every epoch reshuffles the sample order with the seeded RNG, walks it
-// in mini-batches (or in one full batch) on the engine, evaluates, and reports loss and
-// accuracy so that a user can stop at a plateau; checkpoints make any stop resumable. No
-// terminal and no process signals here: the command line (cli/train.ts) draws progress from
-// onProgress and turns Ctrl-C into an aborted signal.
+// in mini-batches (or in one full batch) on the engine, evaluates on the validation set,
+// and stops at the plateau (early-stopping.ts) or after --epochs; the test set is reported
+// at the end. Checkpoints make any stop resumable. No terminal and no process signals
+// here: the command line (cli/train.ts) draws progress from onProgress and turns Ctrl-C
+// into an aborted signal.
 import { availableParallelism } from 'node:os';
 import { pino, type Logger } from 'pino';
-import { checkResumable, checkWritable, writeCheckpoint, type Checkpoint, type CheckpointHeader } from './model/checkpoint.js';
-import { parseCheckpointEvery, type TrainConfig } from './config.js';
+import { checkResumable, checkWritable, writeCheckpoint, type Checkpoint } from './model/checkpoint.js';
+import { parseCheckpointEvery, parseWarmup, type TrainConfig } from './config.js';
+import { EarlyStopping } from './early-stopping.js';
 import { Engine, StepsFailed, type EvalStats, type StepStats } from './parallel/engine.js';
 import { Diverged, Stopped, UserError } from './util/errors.js';
 import { displayPath } from './util/files.js';
-import { dataPaths, head, loadMnist, type Dataset } from './data/mnist.js';
+import { dataPaths, head, holdOut, loadMnist, type Dataset } from './data/mnist.js';
 import { initParams, modelShape } from './model/model.js';
-import { Rng, type RngState } from './model/rng.js';
+import { lrAt, type OptimizerSpec, type ScheduleSpec } from './model/optimizer.js';
+import { Rng, type RngState } from './util/rng.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -21,8 +24,14 @@ export interface EpochRecord {
   /** Mean training loss and accuracy over the epoch's batches (as the weights moved). */
   loss: number;
   trainAcc: number;
-  testLoss: number;
-  testAcc: number;
+  /** On the validation set, when there is one. */
+  valLoss?: number;
+  valAcc?: number;
+  /** On the test set, with testEachEpoch. */
+  testLoss?: number;
+  testAcc?: number;
+  /** The learning rate of the epoch's last step. */
+  lr: number;
   /** Training time of the epoch, evaluation excluded. */
   seconds: number;
   samplesPerSec: number;
@@ -32,18 +41,39 @@ export interface EpochRecord {
 
 export interface TrainResult {
   epochs: EpochRecord[];
+  /** The test set, on the weights returned. */
   test: EvalStats;
-  /** A copy of the final parameters. */
+  /** A copy of the weights the run returns: the best epoch's where early stopping kept one, else the last. */
   params: Float32Array;
+  /** Why the run ended ("validation loss no better for 5 epochs", or the last of --epochs), after which epoch, and which epoch's weights it returns. */
+  stop: { reason: string; epoch: number; bestEpoch?: number };
 }
 
+/** A test evaluation inside the run (testEvery): for measuring time to accuracy. */
+export interface TestPoint {
+  /** Epochs trained, e.g. 2.25. */
+  epoch: number;
+  /** Steps trained since the run began. */
+  step: number;
+  /** Training seconds since the run began: shuffles and steps, no evaluation. */
+  seconds: number;
+  testAcc: number;
+  testLoss: number;
+}
+
+/** The training and test sets the settings name, with the validation set held out of the training set. */
 export async function loadDataset(cfg: TrainConfig): Promise<Dataset> {
-  const paths = dataPaths(cfg.dataDir, cfg);
-  const data = await loadMnist(paths);
-  return {
-    train: cfg.trainLimit ? head(data.train, cfg.trainLimit) : data.train,
-    test: cfg.testLimit ? head(data.test, cfg.testLimit) : data.test,
-  };
+  const data = await loadMnist(dataPaths(cfg.dataDir, cfg));
+  return withValidation(cfg, { train: cfg.trainLimit ? head(data.train, cfg.trainLimit) : data.train, test: cfg.testLimit ? head(data.test, cfg.testLimit) : data.test });
+}
+
+/** `data` with cfg.valSplit of its training samples held out as the validation set (none for 0). */
+export function withValidation(cfg: TrainConfig, data: Dataset): Dataset {
+  const n = data.train.count;
+  const count = cfg.valSplit < 1 ? Math.round(cfg.valSplit * n) : cfg.valSplit;
+  if (count === 0) return { train: data.train, test: data.test };
+  if (count >= n) throw new UserError(`--val-split ${cfg.valSplit} leaves no training samples: the training set holds ${n}`, 2);
+  return { ...holdOut(data.train, count, cfg.seed), test: data.test };
 }
 
 export function batchSizeOf(cfg: TrainConfig, trainCount: number): number {
@@ -54,6 +84,15 @@ export function batchSizeOf(cfg: TrainConfig, trainCount: number): number {
 export function stepsPerEpoch(cfg: TrainConfig, trainCount: number): number {
   const batch = batchSizeOf(cfg, trainCount);
   return cfg.dropLast ? Math.floor(trainCount / batch) : Math.ceil(trainCount / batch);
+}
+
+export function optimizerOf(cfg: TrainConfig): OptimizerSpec {
+  return { kind: cfg.optimizer, momentum: cfg.momentum, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay };
+}
+
+/** The learning-rate schedule of a run of cfg.epochs epochs of `steps` steps. */
+export function scheduleOf(cfg: TrainConfig, steps: number): ScheduleSpec {
+  return { kind: cfg.lrSchedule, totalSteps: cfg.epochs * steps, warmupSteps: parseWarmup(cfg.warmup, steps) ?? 0, stepSize: cfg.stepSize * steps, gamma: cfg.gamma };
 }
 
 /**
@@ -78,7 +117,7 @@ export interface TrainProgress {
 }
 
 export interface TrainOptions {
-  /** The data set; loaded from the settings when not given. */
+  /** The data set, validation set included (see withValidation); loaded from the settings when not given. */
   data?: Dataset;
   /** Structured logs (a pino logger); silent when not given. */
   log?: Logger;
@@ -96,17 +135,21 @@ export interface TrainOptions {
   onEpoch?: (record: EpochRecord) => void;
   /** Called after every call of steps. */
   onProgress?: (progress: TrainProgress) => void;
-  /** Steps per engine call, between which the signal is looked at; default stepsPerCall(batch). */
+  /** Evaluate the test set this many times an epoch, after steps round(j * S / testEvery), and report each to onTest. */
+  testEvery?: number;
+  onTest?: (point: TestPoint) => void;
+  /** At most this many steps per engine call, between which the signal is looked at (the engine's stepsPerCall bounds it too). */
   stepsPerCall?: number;
 }
 
-/** Where training stands: the epoch to continue, its steps done and their sums, and the RNG state before its shuffle. */
+/** Where training stands: the epoch to continue, its steps done and their sums, the RNG state before its shuffle, and the steps of the run. */
 interface Position {
   epoch: number;
   step: number;
   lossSum: number;
   correct: number;
   rng: RngState;
+  stepsDone: number;
 }
 
 export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<TrainResult> {
@@ -118,11 +161,17 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
   const steps = stepsPerEpoch(cfg, n);
   /** Samples an epoch trains on: all n, or the whole batches of them with dropLast. */
   const epochSamples = Math.min(n, steps * batch);
+  const schedule = scheduleOf(cfg, steps);
+  if (cfg.lrSchedule === 'one-cycle' && schedule.warmupSteps > 0) throw new UserError('--warmup does not apply to --lr-schedule one-cycle, which rises from lr/25 over its first 30% on its own', 2);
   if (run.resume) checkResumable(run.resume, modelShape(cfg.hidden).sizes, n, batch);
   if (cfg.checkpoint) checkWritable(cfg.checkpoint);
   const every = parseCheckpointEvery(cfg.checkpointEvery) ?? { unit: 'end' };
+  if (cfg.patience > 0 && !data.val) log.warn('early stopping needs a validation set (--val-split above 0); training all --epochs');
+  const early = cfg.patience > 0 && data.val
+    ? new EarlyStopping(cfg.monitor, cfg.patience, cfg.minDelta, run.resume?.header.early, run.resume?.best)
+    : undefined;
   const engine = new Engine({
-    data, hidden: cfg.hidden, workers: cfg.workers, kernels: cfg.kernels, chunk: cfg.chunk,
+    data, hidden: cfg.hidden, workers: cfg.workers, kernels: cfg.kernels, chunk: cfg.chunk, optimizer: optimizerOf(cfg), schedule,
     onRetry: (attempt, error) => log.warn({ attempt, error: error.message }, 'a worker failed mid-step; retrying the step'),
   });
   data = engine.data; // the engine's copy; the loaded pixels can be freed unless the caller keeps them
@@ -131,22 +180,26 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
   let lastSaved = run.resume && `${displayPath(run.resume.path)} (${where(run.resume.header)})`;
   // A step's loss measures the weights from before its update, so a save due after a step
   // waits here, with a copy of the weights, until the next loss has vetted them.
-  let pending: { at: Position; params: Float32Array } | undefined;
+  let pending: { at: Position; params: Float32Array; state: Float32Array } | undefined;
 
-  const save = (path: string, at: Position, params: Float32Array = engine.params): void => {
+  const save = (path: string, at: Position, params = engine.params, state = engine.state, finished?: string): void => {
     if (!params.every(Number.isFinite)) throw diverged(`after ${where(at)} the weights are no longer finite`);
-    const header: CheckpointHeader = {
-      sizes: engine.shape.sizes, epoch: at.epoch, step: at.step, epochLossSum: at.lossSum, epochCorrect: at.correct,
-      trainCount: n, batchSize: batch, optimizer: { kind: 'sgd', lr: cfg.lr }, rng: at.rng, config: { ...cfg }, savedAt: new Date().toISOString(),
-    };
-    writeCheckpoint(path, header, params);
+    writeCheckpoint(path, {
+      header: {
+        sizes: engine.shape.sizes, epoch: at.epoch, step: at.step, epochLossSum: at.lossSum, epochCorrect: at.correct,
+        trainCount: n, batchSize: batch, stepsDone: at.stepsDone, rng: at.rng,
+        early: early?.state ?? { bestEpoch: 0, best: 0, badEpochs: 0 }, ...(finished && { finished }),
+        config: { ...cfg }, savedAt: new Date().toISOString(),
+      },
+      params, state, best: early?.bestParams ?? new Float32Array(0),
+    });
     lastSaved = `${displayPath(path)} (${where(at)})`;
     log.info({ checkpoint: path, epoch: at.epoch, step: at.step }, 'checkpoint saved');
   };
   /** Stop at once on an exploded loss, before any save can store the weights behind it. */
   const vet = (meanLoss: number, what: string): void => {
     if (!(meanLoss <= EXPLODED_LOSS)) throw diverged(`${what} is ${meanLoss.toPrecision(3)} per sample (a blind guess scores ln 10 = 2.3)`);
-    if (pending && cfg.checkpoint) save(cfg.checkpoint, pending.at, pending.params);
+    if (pending && cfg.checkpoint) save(cfg.checkpoint, pending.at, pending.params, pending.state);
     pending = undefined;
   };
   const diverged = (what: string): Diverged =>
@@ -179,81 +232,113 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
   try {
     let at: Position;
     if (run.resume) {
-      engine.params.set(run.resume.params);
-      const h = run.resume.header;
-      at = { epoch: h.epoch, step: h.step, lossSum: h.epochLossSum, correct: h.epochCorrect, rng: h.rng };
+      const { header: h, params, state } = run.resume;
+      engine.params.set(params);
+      engine.state.set(state);
+      at = { epoch: h.epoch, step: h.step, lossSum: h.epochLossSum, correct: h.epochCorrect, rng: h.rng, stepsDone: h.stepsDone };
     } else {
       const rng = new Rng(cfg.seed);
       initParams(engine.params, engine.shape, rng);
-      at = { epoch: 1, step: 0, lossSum: 0, correct: 0, rng: rng.state() };
+      at = { epoch: 1, step: 0, lossSum: 0, correct: 0, rng: rng.state(), stepsDone: 0 };
     }
     log.info(
-      { train: n, test: data.test.count, batchSize: batch, stepsPerEpoch: steps, workers: cfg.workers, hidden: cfg.hidden, lr: cfg.lr, kernels: cfg.kernels,
-        ...(run.resume && { resumeFrom: run.resume.path, epoch: at.epoch, step: at.step }) },
+      { train: n, val: data.val?.count ?? 0, test: data.test.count, batchSize: batch, stepsPerEpoch: steps, workers: cfg.workers, hidden: cfg.hidden,
+        optimizer: cfg.optimizer, lr: cfg.lr, lrSchedule: cfg.lrSchedule, kernels: cfg.kernels, ...(run.resume && { resumeFrom: run.resume.path, epoch: at.epoch, step: at.step }) },
       'training',
     );
     const cores = availableParallelism();
     if (cfg.workers > cores) {
       log.warn({ workers: cfg.workers, cores }, `${cfg.workers} workers on ${cores} cores: threads take turns on the cores, which is slower than ${cores} workers (the weights come out the same)`);
     }
+    const testAfter = new Set(testSteps(steps, run.testEvery ?? 0));
+    let clockMs = 0; // training time of the run: shuffles and steps, no evaluation
     const epochs: EpochRecord[] = [];
-    let test: EvalStats | undefined;
-    while (at.epoch <= cfg.epochs) {
+    let finished: string | undefined;
+    while (at.epoch <= cfg.epochs && !early?.plateau) {
       const epoch = at.epoch;
+      const t0 = performance.now();
+      let evalMs = 0;
       // Shuffling from the state saved before the epoch's shuffle recreates its order, so a run resumed mid-epoch goes on with the same batches.
       const rng = new Rng(at.rng);
       rng.permute(engine.order);
       const firstStep = at.step;
-      const t0 = performance.now();
-      // A call ends early where a checkpoint every N steps is due.
+      // A call ends early where a checkpoint every N steps is due, or a test point.
       const callLimit = (s: number): number => {
         const untilSave = cfg.checkpoint && every.unit === 'steps' ? every.count - (((epoch - 1) * steps + s) % every.count) : Infinity;
-        return Math.min(run.stepsPerCall ?? Infinity, untilSave);
+        const untilTest = testAfter.size > 0 ? Math.min(...[...testAfter].filter((t) => t > s)) - s : Infinity;
+        return Math.min(run.stepsPerCall ?? Infinity, untilSave, untilTest);
       };
-      const afterCall = (done: StepStats[]): void => {
+      const afterCall = async (done: StepStats[]): Promise<void> => {
         for (const stats of done) {
           vet(stats.lossSum / stats.samples, `at epoch ${epoch}, step ${at.step + 1} the mean loss`);
-          at = { ...at, step: at.step + 1, lossSum: at.lossSum + stats.lossSum, correct: at.correct + stats.correct };
+          at = { ...at, step: at.step + 1, stepsDone: at.stepsDone + 1, lossSum: at.lossSum + stats.lossSum, correct: at.correct + stats.correct };
         }
         if (cfg.checkpoint && every.unit === 'steps' && ((epoch - 1) * steps + at.step) % every.count === 0) {
-          pending = { at, params: engine.params.slice() };
+          pending = { at, params: engine.params.slice(), state: engine.state.slice() };
         }
         const seen = Math.min(epochSamples, at.step * batch);
-        const samplesPerSec = (1000 * (seen - firstStep * batch)) / (performance.now() - t0);
+        const samplesPerSec = (1000 * (seen - firstStep * batch)) / (performance.now() - t0 - evalMs);
         run.onProgress?.({ epoch, epochs: cfg.epochs, samples: seen, epochSamples, loss: at.lossSum / seen, samplesPerSec });
+        if (testAfter.has(at.step)) {
+          const e0 = performance.now();
+          const seconds = (clockMs + e0 - t0 - evalMs) / 1000;
+          const test = await engine.evaluate('test');
+          run.onTest?.({ epoch: epoch - 1 + at.step / steps, step: at.stepsDone, seconds, testAcc: test.accuracy, testLoss: test.loss });
+          evalMs += performance.now() - e0;
+        }
         const reason = stopRequested();
         if (reason) throw stopWith(`stopped by ${reason}`, at, 1, reason);
       };
       try {
-        await engine.runSteps({ batch, from: firstStep, to: steps, end: n, lr: cfg.lr, callLimit }, afterCall);
+        await engine.runSteps({ batch, from: firstStep, to: steps, end: n, lr: cfg.lr, step: at.stepsDone, callLimit }, afterCall);
       } catch (e) {
         // The engine gave up after retries; the failed step wrote only the copy it did not read, so the weights are those of the completed steps.
         if (e instanceof StepsFailed) throw stopWith(`${e.message}; stopped`, at, e.exitCode);
         throw e;
       }
-      const seconds = (performance.now() - t0) / 1000;
+      const seconds = (performance.now() - t0 - evalMs) / 1000;
+      clockMs += 1000 * seconds;
       const trained = epochSamples - Math.min(epochSamples, firstStep * batch);
-      test = await engine.evaluate('test');
-      vet(test.loss, `after epoch ${epoch} the test loss`);
       const record: EpochRecord = {
-        epoch, steps, batchSize: batch,
-        loss: at.lossSum / epochSamples, trainAcc: at.correct / epochSamples, testLoss: test.loss, testAcc: test.accuracy,
+        epoch, steps, batchSize: batch, loss: at.lossSum / epochSamples, trainAcc: at.correct / epochSamples, lr: lrAt(schedule, cfg.lr, at.stepsDone),
         seconds, samplesPerSec: trained / seconds, msPerStep: (1000 * seconds) / Math.max(1, steps - firstStep), workers: cfg.workers,
       };
+      if (data.val) {
+        const val = await engine.evaluate('val');
+        vet(val.loss, `after epoch ${epoch} the validation loss`);
+        [record.valLoss, record.valAcc] = [val.loss, val.accuracy];
+        early?.update(epoch, val, engine.params);
+      } else {
+        vet(record.loss, `in epoch ${epoch} the mean training loss`);
+      }
+      if (cfg.testEachEpoch) {
+        const test = await engine.evaluate('test');
+        [record.testLoss, record.testAcc] = [test.loss, test.accuracy];
+      }
       log.info(round(record), 'epoch');
       epochs.push(record);
       run.onEpoch?.(record);
-      at = { epoch: epoch + 1, step: 0, lossSum: 0, correct: 0, rng: rng.state() };
-      const last = at.epoch > cfg.epochs;
-      if (cfg.checkpoint && (last || (every.unit === 'epochs' && epoch % every.count === 0))) save(cfg.checkpoint, at);
+      at = { ...at, epoch: epoch + 1, step: 0, lossSum: 0, correct: 0, rng: rng.state() };
+      finished = early?.plateau ? early.reason : at.epoch > cfg.epochs ? `the last of --epochs ${cfg.epochs}` : undefined;
+      if (cfg.checkpoint && (finished || (every.unit === 'epochs' && epoch % every.count === 0))) save(cfg.checkpoint, at, engine.params, engine.state, finished);
       const reason = stopRequested();
-      if (reason && !last) throw stopWith(`stopped by ${reason}`, at, 1, reason);
+      if (reason && !finished) throw stopWith(`stopped by ${reason}`, at, 1, reason);
     }
-    test ??= await engine.evaluate('test');
-    return { epochs, test, params: engine.params.slice() };
+    // Early stopping returns the best epoch's weights; the checkpoint keeps them beside the last ones, which a longer run would go on from.
+    if (early?.bestParams) engine.params.set(early.bestParams);
+    const lastEpoch = at.epoch - 1;
+    return {
+      epochs, test: await engine.evaluate('test'), params: engine.params.slice(),
+      stop: { reason: finished ?? (early?.plateau ? early.reason : `the last of --epochs ${cfg.epochs}`), epoch: lastEpoch, ...(early && { bestEpoch: early.state.bestEpoch }) },
+    };
   } finally {
     await engine.close();
   }
+}
+
+/** The steps of an epoch (1..S) after which the test set is evaluated k times an epoch: floor(j * S / k + 1/2), j = 1..k, as the peer benchmarks do. */
+export function testSteps(steps: number, k: number): number[] {
+  return [...new Set(Array.from({ length: k }, (_, j) => Math.floor((2 * (j + 1) * steps + k) / (2 * k))))].filter((s) => s > 0);
 }
 
 function round<T extends object>(record: T): T {

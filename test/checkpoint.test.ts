@@ -4,7 +4,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  FORMAT_VERSION, checkResumable, decodeCheckpoint, encodeCheckpoint, readCheckpoint, writeCheckpoint, type CheckpointHeader,
+  FORMAT_VERSION, checkResumable, decodeCheckpoint, encodeCheckpoint, readCheckpoint, writeCheckpoint, type CheckpointHeader, modelParams, type Checkpoint,
 } from '../src/model/checkpoint.js';
 import { DEFAULTS, parseCheckpointEvery, resolveConfig } from '../src/config.js';
 import { UserError } from '../src/util/errors.js';
@@ -13,40 +13,48 @@ import { tempDir } from './synthetic.js';
 
 const shape = modelShape([8, 4]);
 
-function sample(): { header: CheckpointHeader; params: Float32Array } {
+/** A checkpoint of Adam (two slots of state) with a best epoch kept. */
+function sample(): Omit<Checkpoint, 'path'> {
   const params = new Float32Array(shape.paramCount).map((_, i) => Math.sin(i) * 1e-3);
   params[5] = -0; // bit-exactness, not just equality
+  const state = new Float32Array(2 * shape.paramCount).map((_, i) => Math.cos(i) * 1e-4);
+  const best = params.map((v) => v + 1e-6);
   const header: CheckpointHeader = {
-    sizes: shape.sizes, epoch: 2, step: 7, epochLossSum: 12.25, epochCorrect: 90, trainCount: 480, batchSize: 16,
-    optimizer: { kind: 'sgd', lr: 0.1 }, rng: [1, 2, 3, 0xffffffff], config: { ...DEFAULTS, hidden: [8, 4], lr: 0.1 },
+    sizes: shape.sizes, epoch: 2, step: 7, epochLossSum: 12.25, epochCorrect: 90, trainCount: 480, batchSize: 16, stepsDone: 37,
+    rng: [1, 2, 3, 0xffffffff], early: { bestEpoch: 1, best: 0.31, badEpochs: 0 }, config: { ...DEFAULTS, hidden: [8, 4], optimizer: 'adam' },
     savedAt: '2025-01-01T00:00:00.000Z',
   };
-  return { header, params };
+  return { header, params, state, best };
 }
+
+const bits = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 const decode = (bytes: Buffer) => decodeCheckpoint(bytes, 'x.ckpt');
 
 describe('checkpoint format', () => {
-  it('round-trips the header and every parameter bit', () => {
-    const { header, params } = sample();
-    const back = decode(encodeCheckpoint(header, params));
-    expect(back.header).toEqual(header);
-    expect(Buffer.from(back.params.buffer).equals(Buffer.from(params.buffer))).toBe(true);
+  it('round-trips the header and every bit of the parameters, the optimizer state and the best epoch\'s parameters', () => {
+    const ckpt = sample();
+    const back = decode(encodeCheckpoint(ckpt));
+    expect(back.header).toEqual(ckpt.header);
+    for (const k of ['params', 'state', 'best'] as const) expect(bits(back[k]).equals(bits(ckpt[k])), k).toBe(true);
+    expect(modelParams(back)).toBe(back.best);
+    const plain = decode(encodeCheckpoint({ ...ckpt, state: new Float32Array(0), best: new Float32Array(0) }));
+    expect([plain.state.length, plain.best.length]).toEqual([0, 0]);
+    expect(modelParams(plain)).toBe(plain.params);
   });
 
   it('writes atomically into a new folder and replaces the old file, leaving no temp file', () => {
     const dir = join(tempDir(), 'runs');
     const path = join(dir, 'a.ckpt');
-    const { header, params } = sample();
-    writeCheckpoint(path, header, params);
-    writeCheckpoint(path, { ...header, step: 8 }, params);
+    const ckpt = sample();
+    writeCheckpoint(path, ckpt);
+    writeCheckpoint(path, { ...ckpt, header: { ...ckpt.header, step: 8 } });
     expect(readCheckpoint(path).header.step).toBe(8);
     expect(readdirSync(dir)).toEqual(['a.ckpt']);
   });
 
   it('names each kind of damage', () => {
-    const { header, params } = sample();
-    const good = encodeCheckpoint(header, params);
+    const good = encodeCheckpoint(sample());
     const damaged = (edit: (b: Buffer) => Buffer | void): Buffer => {
       const b = Buffer.from(good);
       return edit(b) ?? b;
@@ -54,7 +62,8 @@ describe('checkpoint format', () => {
     const cases: [Buffer, RegExp][] = [
       [Buffer.from('{"epochs": 3}'), /not a threadgrad checkpoint/],
       [good.subarray(0, 6), /not a threadgrad checkpoint/],
-      [damaged((b) => void b.writeUInt32LE(FORMAT_VERSION + 1, 8)), /is a version 2 checkpoint; this threadgrad reads version 1 only/],
+      [damaged((b) => void b.writeUInt32LE(FORMAT_VERSION + 1, 8)), /is a version 3 checkpoint; this threadgrad reads version 2 only/],
+      [damaged((b) => void b.writeUInt32LE(1, 8)), /is a version 1 checkpoint; this threadgrad reads version 2 only/],
       [good.subarray(0, 12), /truncated/],
       [good.subarray(0, good.length - 100), /truncated: it has only \d+ bytes of the \d+ its header promises/],
       [good.subarray(0, good.length - 1), /truncated/],
@@ -73,8 +82,8 @@ describe('checkpoint format', () => {
   });
 
   it('refuses to resume with other layer sizes, or mid-epoch with other batches', () => {
-    const { header, params } = sample();
-    const ckpt = { path: 'x.ckpt', header, params };
+    const ckpt = { path: 'x.ckpt', ...sample() };
+    const { header } = ckpt;
     expect(() => checkResumable(ckpt, modelShape([8, 4]).sizes, 480, 16)).not.toThrow();
     expect(() => checkResumable(ckpt, modelShape([16]).sizes, 480, 16)).toThrow(/holds a 784-8-4-10 network but the settings ask for 784-16-10/);
     expect(() => checkResumable(ckpt, shape.sizes, 480, 32)).toThrow(/stopped mid-epoch \(step 7\) .* batches of 16.* batches of 32/);

@@ -42,12 +42,14 @@ describe('threadgrad CLI', () => {
   it('trains a tiny run and prints the test accuracy on stdout, JSON epoch records on stderr', () => {
     const r = run('train', '--train-limit', '3000', '--test-limit', '1000', '--epochs', '2', '--hidden', '32,16', '--workers', '2');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^test accuracy \d+\.\d\d% after 2 epoch\(s\)/);
+    expect(r.stdout).toMatch(/^stopped after epoch 2: the last of --epochs 2; best epoch [12]: test accuracy \d+\.\d\d% \(/);
     const records = r.stderr.trim().split('\n').map((line) => JSON.parse(line)).filter((rec) => rec.msg === 'epoch');
     expect(records.map((rec) => rec.epoch)).toEqual([1, 2]);
     for (const rec of records) {
-      expect(rec).toMatchObject({ workers: 2, steps: 47, batchSize: 64 });
-      for (const key of ['loss', 'trainAcc', 'testAcc', 'seconds', 'samplesPerSec']) expect(Number.isFinite(rec[key])).toBe(true);
+      // 3000 samples less the validation twelfth (250): 2750 in 43 steps of 64.
+      expect(rec).toMatchObject({ workers: 2, steps: 43, batchSize: 64 });
+      for (const key of ['loss', 'trainAcc', 'valLoss', 'valAcc', 'seconds', 'samplesPerSec']) expect(Number.isFinite(rec[key])).toBe(true);
+      expect(rec.testAcc).toBeUndefined(); // the test set is reported at the end only
     }
     expect(records[1].loss).toBeLessThan(records[0].loss);
     if (availableParallelism() >= 2) expect(r.stderr).not.toMatch(/take turns/);

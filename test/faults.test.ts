@@ -14,7 +14,7 @@ import { train, type TrainResult } from '../src/train.js';
 import { syntheticData, tempDir } from './synthetic.js';
 
 const data = syntheticData(480, 120); // 30 steps per epoch at batch 16
-const cfg: TrainConfig = { ...DEFAULTS, epochs: 2, batchSize: 16, hidden: [32, 16], workers: 2, seed: 11 };
+const cfg: TrainConfig = { ...DEFAULTS, patience: 0, epochs: 2, batchSize: 16, hidden: [32, 16], workers: 2, seed: 11 };
 const bits = (params: Float32Array): Buffer => Buffer.from(params.buffer, params.byteOffset, params.byteLength);
 
 interface LogRecord {

@@ -5,7 +5,7 @@ import { TsKernels } from '../src/kernels/kernels.js';
 import { IMAGE_SIZE } from '../src/data/mnist.js';
 import { initParams, modelShape } from '../src/model/model.js';
 import { gradientSum, makeNet, softmaxCrossEntropy, type Net } from '../src/parallel/pass.js';
-import { Rng } from '../src/model/rng.js';
+import { Rng } from '../src/util/rng.js';
 
 function smallNet(): { net: Net; split: { images: Uint8Array; labels: Uint8Array; count: number }; order: Int32Array } {
   const shape = modelShape([6, 5]);

@@ -10,7 +10,8 @@ import { ACCUMULATE, APPLY, APPLY_AND_CLEAR, TsKernels, updateRowsScratch, type 
 import { IMAGE_SIZE, dataPaths, head, loadMnist } from '../src/data/mnist.js';
 import { initParams } from '../src/model/model.js';
 import type { KernelKind } from '../src/kernels/kernels.js';
-import { Rng } from '../src/model/rng.js';
+import { Rng } from '../src/util/rng.js';
+import { PLAIN_SGD, CONSTANT, RULE_PLAIN, emptyRule, ruleOfStep, type OptimizerKind, type UpdateRule } from '../src/model/optimizer.js';
 
 const PAGE = 65536;
 const RESERVED_FLOATS = PAGE / 4;
@@ -105,6 +106,11 @@ function layerTensors(layout: Layout, n: number, inDim: number, outDim: number) 
   };
 }
 
+/** The plain SGD rule: W' = W - scale * g. */
+function plain(scale: number): UpdateRule {
+  return { ...emptyRule(), rule: RULE_PLAIN, scale };
+}
+
 /** Zero a layer's gradient sums, as they stand between steps. */
 function clearSums(f: Float32Array, gW: number, gb: number, inDim: number, outDim: number): void {
   f.fill(0, gW, gW + inDim * outDim);
@@ -141,7 +147,7 @@ describe('wasm kernels agree with TsKernels', () => {
           // All rows with the bias, then a range inside that starts off a 16-row boundary.
           for (const [lo, hi] of [[0, inDim + 1], [Math.min(3, inDim), Math.min(inDim, 21)]]) {
             compare(f, wasm, `updateRows ${name} [${lo}, ${hi})`, (k) => {
-              k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: lo, rowHi: hi, scale: 0.01, mode, scratch, to: 0, moved });
+              k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: lo, rowHi: hi, rule: plain(0.01), stride: 0, mode, scratch, to: 0, moved });
               clearScratch(k, f, scratch, n);
             });
           }
@@ -169,7 +175,7 @@ describe('wasm kernels agree with TsKernels', () => {
       compare(f, wasm, `forward, zeros ${zeroFraction}`, (k) => k.matmulForward(out, inp, W, b, n, inDim, outDim, true));
       compare(f, wasm, `backpropInput, zeros ${zeroFraction}`, (k) => k.backpropInput(dinp, dout, inp, W, n, inDim, outDim));
       compare(f, wasm, `updateRows, zeros ${zeroFraction}`, (k) => {
-        k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0, mode: ACCUMULATE, scratch, to: 0, moved });
+        k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, rule: plain(0), stride: 0, mode: ACCUMULATE, scratch, to: 0, moved });
         clearScratch(k, f, scratch, n);
       });
     }
@@ -196,8 +202,8 @@ describe('wasm kernels agree with TsKernels', () => {
     const ts = new TsKernels(f.slice());
     const W0 = f.slice(W, W + inDim * outDim);
     for (const [name, mode] of MODES) {
-      wasm.updateRows({ W, b, gW, gb, inp, pixels: table, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0.01, mode, scratch, to: 0, moved });
-      ts.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0.01, mode, scratch, to: 0, moved });
+      wasm.updateRows({ W, b, gW, gb, inp, pixels: table, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, rule: plain(0.01), stride: 0, mode, scratch, to: 0, moved });
+      ts.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, rule: plain(0.01), stride: 0, mode, scratch, to: 0, moved });
       // Compare the tensors up to the scratch: the pixel bytes read as floats may be NaNs.
       expectSameArena(f.slice(W, dinp), (ts.f as Float32Array).slice(W, dinp), `pixels, ${name}`);
     }
@@ -205,7 +211,7 @@ describe('wasm kernels agree with TsKernels', () => {
     expect(new Set(pixels).size).toBe(256);
     const sums = (pix: number, lo = 0, hi = inDim + 1): Float32Array => {
       clearSums(f, gW, gb, inDim, outDim);
-      wasm.updateRows({ W, b, gW, gb, inp, pixels: pix, dout, n, inDim, outDim, rowLo: lo, rowHi: hi, scale: 0, mode: ACCUMULATE, scratch, to: 0, moved });
+      wasm.updateRows({ W, b, gW, gb, inp, pixels: pix, dout, n, inDim, outDim, rowLo: lo, rowHi: hi, rule: plain(0), stride: 0, mode: ACCUMULATE, scratch, to: 0, moved });
       return f.slice(gW, gb + outDim);
     };
     expect(Array.from(sums(table))).toEqual(Array.from(sums(-1)));
@@ -228,11 +234,11 @@ describe('wasm kernels agree with TsKernels', () => {
     fillNormal(f, dout, n * outDim, rng, 1);
     const W0 = f.slice(W, W + inDim * outDim);
     // Two chunks of the same samples: sums, then apply. Same as one APPLY of twice the gradient.
-    wasm.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0.5, mode: ACCUMULATE, scratch, to: 0, moved });
+    wasm.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, rule: plain(0.5), stride: 0, mode: ACCUMULATE, scratch, to: 0, moved });
     expect(Array.from(f.subarray(W, W + inDim * outDim))).toEqual(Array.from(W0));
     const G = f.slice(gW, gW + inDim * outDim);
     expect(G.filter((v) => v !== 0).length).toBeGreaterThan(inDim * outDim * 0.3);
-    wasm.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0.5, mode: APPLY_AND_CLEAR, scratch, to: 0, moved });
+    wasm.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, rule: plain(0.5), stride: 0, mode: APPLY_AND_CLEAR, scratch, to: 0, moved });
     expect(f.subarray(gW, gW + inDim * outDim).every((v) => v === 0)).toBe(true);
     expect(f.subarray(gb, gb + outDim).every((v) => v === 0)).toBe(true);
     for (let i = 0; i < inDim * outDim; i++) expect(f[W + i]).toBeCloseTo(W0[i] - 0.5 * 2 * G[i], 5);
@@ -263,7 +269,7 @@ describe('wasm kernels agree with TsKernels', () => {
         const sums = f.slice(gW, gb + outDim);
         differ.fill(1);
         f.fill(SENTINEL, W2, b2 + outDim);
-        k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0.1, mode, scratch, to: W2 - W, moved });
+        k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, rule: plain(0.1), stride: 0, mode, scratch, to: W2 - W, moved });
         const written = f.slice(W2, b2 + outDim);
         expect(Array.from(f.subarray(W, b + outDim)), `${name}: the copy read`).toEqual(Array.from(copyRead));
         // Rows written now differ between the copies; in APPLY, rows without input were copied and agree.
@@ -272,11 +278,11 @@ describe('wasm kernels agree with TsKernels', () => {
           expect(rowsOf(written, untouched)).toEqual(rowsOf(copyRead, untouched));
           // Once the copies agree, a row without input is not written at all.
           for (const r of untouched) f.fill(SENTINEL, W2 + r * outDim, W2 + (r + 1) * outDim);
-          k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0.1, mode, scratch, to: W2 - W, moved });
+          k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, rule: plain(0.1), stride: 0, mode, scratch, to: W2 - W, moved });
           expect(rowsOf(f.subarray(W2, b2 + outDim), untouched).every((v) => v === SENTINEL)).toBe(true);
         }
         f.set(sums, gW);
-        k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, scale: 0.1, mode, scratch, to: 0, moved });
+        k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, rule: plain(0.1), stride: 0, mode, scratch, to: 0, moved });
         const inPlace = f.slice(W, b + outDim);
         f.set(copyRead, W);
         expect(Array.from(written), name).toEqual(Array.from(inPlace));
@@ -286,6 +292,57 @@ describe('wasm kernels agree with TsKernels', () => {
       }
     }
   });
+});
+
+describe('the update rules in the kernels', () => {
+  const SPECS: Record<Exclude<OptimizerKind, 'sgd'> | 'sgd + weight decay', { kind: OptimizerKind; weightDecay: number }> = {
+    'sgd + weight decay': { kind: 'sgd', weightDecay: 0.01 },
+    momentum: { kind: 'momentum', weightDecay: 0.01 },
+    nesterov: { kind: 'nesterov', weightDecay: 0 },
+    adam: { kind: 'adam', weightDecay: 0.01 },
+    adamw: { kind: 'adamw', weightDecay: 0.05 },
+  };
+  for (const [name, spec] of Object.entries(SPECS)) {
+    it(`${name}: wasm and ts agree on the new weights and state, written into the other copy, rows without input included`, async () => {
+      const [n, inDim, outDim] = [5, 37, 19]; // a column tail, a partial last block of rows
+      const rng = new Rng(41);
+      const layout = new Layout();
+      const stride = Math.ceil((inDim * outDim + outDim) / 4) * 4;
+      const copyA = layout.take(3 * stride);
+      const copyB = layout.take(3 * stride);
+      const [gW, gb, inp, dout] = [layout.take(inDim * outDim), layout.take(outDim), layout.take(n * inDim), layout.take(n * outDim)];
+      const [scratch, moved] = [layout.take(updateRowsScratch(n)), layout.take(Math.ceil((inDim + 1) / 4))];
+      const { f, wasm } = await layout.build();
+      const W = copyA;
+      const b = copyA + inDim * outDim;
+      fillNormal(f, W, inDim * outDim, rng, 0.3);
+      fillNormal(f, b, outDim, rng, 0.3);
+      fillNormal(f, W + stride, stride, rng, 0.01); // velocity, or first moment
+      for (let i = 0; i < stride; i++) f[W + 2 * stride + i] = 1e-4 * rng.uniform(); // second moment, never negative
+      fillSparse(f, inp, n * inDim, rng, 0.5);
+      for (let i = 0; i < n; i++) f.fill(0, inp + i * inDim, inp + i * inDim + 5); // rows 0-4: no input in any sample
+      fillNormal(f, dout, n * outDim, rng, 1);
+      const rule = emptyRule();
+      ruleOfStep({ ...PLAIN_SGD, momentum: 0.9, ...spec }, CONSTANT, 0.05, 3, n, rule);
+      const readBefore = f.slice(copyA, copyA + 3 * stride);
+      for (const mode of [APPLY, APPLY_AND_CLEAR] as const) {
+        fillNormal(f, gW, inDim * outDim, rng, mode === APPLY ? 0 : 0.5);
+        fillNormal(f, gb, outDim, rng, mode === APPLY ? 0 : 0.5);
+        f.fill(SENTINEL, copyB, copyB + 3 * stride);
+        compare(f, wasm, `${name}, mode ${mode}`, (k) => {
+          k.updateRows({ W, b, gW, gb, inp, pixels: -1, dout, n, inDim, outDim, rowLo: 0, rowHi: inDim + 1, rule, stride, mode, scratch, to: copyB - copyA, moved });
+          clearScratch(k, f, scratch, n);
+        });
+        expect(Array.from(f.subarray(copyA, copyA + 3 * stride)), 'the copy read').toEqual(Array.from(readBefore));
+        const slots = name.startsWith('sgd') ? 0 : name.startsWith('adam') ? 2 : 1;
+        for (let s = 0; s <= slots; s++) {
+          const written = f.subarray(copyB + s * stride, copyB + s * stride + inDim * outDim + outDim);
+          // Every parameter, rows without input too, moved (weight decay, momentum, Adam's moments).
+          expect(written.every((v, i) => v !== SENTINEL && v !== readBefore[s * stride + i]), `slot ${s}`).toBe(true);
+        }
+      }
+    });
+  }
 });
 
 describe('gatherPixels', () => {

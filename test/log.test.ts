@@ -5,8 +5,9 @@ import { Progress } from '../src/cli/progress.js';
 
 describe('terminal log lines', () => {
   it('say an epoch in words, with percentages and thousands separators', () => {
-    const line = forPeople({ level: 30, time: 1, msg: 'epoch', epoch: 3, loss: 0.10935, trainAcc: 0.96675, testAcc: 0.9673, testLoss: 0.1053, seconds: 0.3716, samplesPerSec: 161480.4, workers: 2 }, 'msg');
-    expect(line).toBe('epoch 3: loss 0.1094, train 96.67%, test 96.73% (test loss 0.1053), 0.37 s, 161,480 samples/s, 2 worker(s)');
+    const line = forPeople({ level: 30, time: 1, msg: 'epoch', epoch: 3, loss: 0.10935, trainAcc: 0.96675, valAcc: 0.9682, valLoss: 0.1011, testAcc: 0.9673, testLoss: 0.1053, seconds: 0.3716, samplesPerSec: 161480.4, workers: 2 }, 'msg');
+    expect(line).toBe('epoch 3: loss 0.1094, train 96.67%, val 96.82% (loss 0.1011), test 96.73% (loss 0.1053), 0.37 s, 161,480 samples/s, 2 worker(s)');
+    expect(forPeople({ msg: 'epoch', epoch: 1, loss: 0.3, trainAcc: 0.9, seconds: 0.4, samplesPerSec: 1e5, workers: 1 }, 'msg')).toBe('epoch 1: loss 0.3000, train 90.00%, 0.40 s, 100,000 samples/s, 1 worker(s)');
   });
 
   it('show any other record as its message and fields, without level and time', () => {

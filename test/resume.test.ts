@@ -5,14 +5,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readCheckpoint } from '../src/model/checkpoint.js';
+import { modelParams, readCheckpoint } from '../src/model/checkpoint.js';
 import { DEFAULTS, savedConfig, type TrainConfig } from '../src/config.js';
 import { Stopped, type UserError } from '../src/util/errors.js';
-import { train, type TrainOptions, type TrainResult } from '../src/train.js';
+import { train, withValidation, type TrainOptions, type TrainResult } from '../src/train.js';
 import { runCli, syntheticData, tempDir, writeDataDir } from './synthetic.js';
 
 const data = syntheticData(480, 120); // 30 steps per epoch at batch 16
-const base: TrainConfig = { ...DEFAULTS, epochs: 2, batchSize: 16, hidden: [32, 16], workers: 2, seed: 7 };
+const base: TrainConfig = { ...DEFAULTS, patience: 0, epochs: 2, batchSize: 16, hidden: [32, 16], workers: 2, seed: 7 };
 
 const bits = (params: Float32Array): Buffer => Buffer.from(params.buffer, params.byteOffset, params.byteLength);
 
@@ -101,6 +101,45 @@ describe('resume', () => {
   });
 });
 
+describe('resume with an optimizer, a schedule and early stopping', () => {
+  // Validation accuracy on the synthetic digits tops out within a few epochs: the plateau comes well before the 20th.
+  const cfg: TrainConfig = {
+    ...base, epochs: 20, optimizer: 'adam', lr: 0.01, lrSchedule: 'one-cycle', valSplit: 1 / 12, patience: 2, monitor: 'val-acc', checkpointEvery: 'end',
+  };
+  const withVal = withValidation(cfg, data);
+  let clean: TrainResult;
+  beforeAll(async () => {
+    clean = await train(cfg, { data: withVal });
+  });
+
+  it('the run stops at its plateau and returns the best epoch\'s weights, which its last checkpoint keeps beside the last ones', async () => {
+    expect(clean.stop.epoch).toBeLessThan(cfg.epochs);
+    expect(clean.stop.reason).toBe('validation accuracy no better for 2 epochs');
+    expect(clean.stop.bestEpoch).toBe(clean.stop.epoch - 2);
+    const path = join(tempDir(), 'end.ckpt');
+    const again = await train({ ...cfg, checkpoint: path }, { data: withVal });
+    const ckpt = readCheckpoint(path);
+    expect(bits(modelParams(ckpt)).equals(bits(again.params))).toBe(true);
+    expect(bits(ckpt.params).equals(bits(ckpt.best))).toBe(false);
+    expect(ckpt.header).toMatchObject({ finished: clean.stop.reason, early: { bestEpoch: clean.stop.bestEpoch, badEpochs: 2 } });
+    expect(ckpt.state.length).toBe(2 * ckpt.params.length); // Adam's two moments
+  });
+
+  // 28 steps and an epoch's end make 29 reports an epoch: mid-epoch 1 and 2, the end of epoch 3, mid-epoch 5 (one epoch without improvement).
+  it.each([3, 45, 87, 130])('stopped at report %i and resumed, it stops after the same epoch with the same weights, bit for bit', async (poll) => {
+    const path = join(tempDir(), 'run.ckpt');
+    const error = await train({ ...cfg, checkpoint: path }, { data: withVal, ...stopAtReport(poll), stepsPerCall: 1 }).then(
+      () => expect.fail('the run should have stopped'),
+      (e: unknown) => e as UserError,
+    );
+    expect(error).toBeInstanceOf(Stopped);
+    const ckpt = readCheckpoint(path);
+    const resumed = await train(savedConfig(ckpt), { data: withVal, resume: ckpt });
+    expect(resumed.stop).toEqual(clean.stop);
+    expect(bits(resumed.params).equals(bits(clean.params))).toBe(true);
+  });
+});
+
 describe('signals on the command line', () => {
   const dir = writeDataDir(tempDir(), data);
   const args = ['train', '--data-dir', dir, '--hidden', '32,16', '--batch-size', '16', '--epochs', '3', '--seed', '7', '--workers', '2'];
@@ -124,7 +163,7 @@ describe('signals on the command line', () => {
     const [, command] = last.split('resume with: ');
     const resumed = await runCli(command.split(' ').slice(2), { cwd: dir });
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.stdout).toMatch(/^test accuracy .* after 3 epoch\(s\)/);
+    expect(resumed.stdout).toMatch(/^stopped after epoch 3: the last of --epochs 3; best epoch [123]: test accuracy /);
     const final = readCheckpoint(join(dir, 'run.ckpt'));
     expect(final.header).toMatchObject({ epoch: 4, step: 0 });
     expect(bits(final.params).equals(bits(readCheckpoint(join(dir, 'clean.ckpt')).params))).toBe(true);

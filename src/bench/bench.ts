@@ -9,13 +9,16 @@ import { coreRoundTrips } from './probe.js';
 import type { Dataset } from '../data/mnist.js';
 import { flopsPerSample, initParams, modelShape } from '../model/model.js';
 import type { KernelKind } from '../kernels/kernels.js';
-import { Rng } from '../model/rng.js';
+import { stateSlots, type OptimizerSpec } from '../model/optimizer.js';
+import { Rng } from '../util/rng.js';
 import { median, rate, sum, summarize, type BenchReport, type Cell, type Measurement } from './summary.js';
 
 export interface BenchOptions {
   hidden: number[];
   kernels: KernelKind;
   chunk: number;
+  /** The update rule the steps apply (default plain SGD): a stateful optimizer touches every row and its state every step. */
+  optimizer?: OptimizerSpec;
   seed: number;
   lr: number;
   workersList: number[];
@@ -127,7 +130,8 @@ export async function measure(engine: Engine, batchSize: number, opts: BenchOpti
 /** Every pool of the run (one per worker count, and the independent copies) is alive at once: refuse up front what would not fit in memory. */
 function checkBenchFits(data: Dataset, opts: BenchOptions, workersList: number[]): void {
   const pixels = data.train.images.length + data.test.images.length;
-  const bytes = (workers: number): number => engineBytes(planArena(modelShape(opts.hidden), workers, opts.chunk, pixels));
+  const slots = stateSlots(opts.optimizer?.kind ?? 'sgd');
+  const bytes = (workers: number): number => engineBytes(planArena(modelShape(opts.hidden), workers, opts.chunk, pixels, slots));
   const copies = opts.independent ? Math.max(...workersList) - 1 : 0;
   checkMemory(
     sum(workersList.map(bytes)) + copies * bytes(1),
@@ -149,7 +153,7 @@ export async function runBench(data: Dataset, opts: BenchOptions, onCell?: (cell
   const batchSizes = [...new Set(opts.batchSizes.map((b) => Math.min(b, data.train.count)))];
   const engines = new Map<number, Engine>();
   const cells: Cell[] = batchSizes.flatMap((batchSize) => workersList.map((workers) => ({ batchSize, workers, repeats: [] })));
-  const engine = (workers: number): Engine => new Engine({ data, hidden: opts.hidden, workers, kernels: opts.kernels, chunk: opts.chunk });
+  const engine = (workers: number): Engine => new Engine({ data, hidden: opts.hidden, workers, kernels: opts.kernels, chunk: opts.chunk, optimizer: opts.optimizer });
   // 1-worker engines for the independent copies; the first is the 1-worker cell's own.
   const copies: Engine[] = [];
   try {

@@ -10,7 +10,7 @@ import { UserError } from '../util/errors.js';
 import type { Dataset } from '../data/mnist.js';
 import { initParams } from '../model/model.js';
 import type { KernelKind } from '../kernels/kernels.js';
-import { Rng } from '../model/rng.js';
+import { Rng } from '../util/rng.js';
 import { lineChart } from './svg.js';
 
 export interface CompareOptions {

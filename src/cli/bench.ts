@@ -7,7 +7,7 @@ import { formatTable, TABLE_NOTE, unevenCoresNote, writeBenchOutputs } from '../
 import { MAX_WORKERS, integerIn } from '../config.js';
 import { UserError } from '../util/errors.js';
 import { checkOutputFolder } from '../util/files.js';
-import { loadDataset } from '../train.js';
+import { loadDataset, optimizerOf } from '../train.js';
 import { commandLogger, settingOptions, settingsOf } from './options.js';
 
 /** "1,2,4" -> [1, 2, 4]; a usage error naming the flag otherwise. */
@@ -28,7 +28,7 @@ export function intAtLeast(flag: string, value: unknown, min: number): number {
 async function run(argv: Record<string, unknown>): Promise<void> {
   const cfg = settingsOf(argv);
   const opts = {
-    hidden: cfg.hidden, kernels: cfg.kernels, chunk: cfg.chunk, seed: cfg.seed, lr: cfg.lr,
+    hidden: cfg.hidden, kernels: cfg.kernels, chunk: cfg.chunk, seed: cfg.seed, lr: cfg.lr, optimizer: optimizerOf(cfg),
     workersList: intList('workers-list', argv.workersList, 1, MAX_WORKERS),
     batchSizes: intList('batch-sizes', argv.batchSizes),
     steps: intAtLeast('steps', argv.steps, 1),
@@ -39,7 +39,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   };
   checkOutputFolder(String(argv.out), 'benchmark results');
   const log = commandLogger();
-  const data = await loadDataset(cfg);
+  const data = await loadDataset({ ...cfg, valSplit: 0 }); // measures and compares training on every sample
   log.info({ ...opts, train: data.train.count }, 'benchmark');
   const report = await runBench(data, opts, (cell, repeat) => {
     const m = cell.repeats[repeat];
@@ -47,7 +47,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   });
   const written = writeBenchOutputs(report, String(argv.out));
   process.stdout.write(`${formatTable(report.rows)}${TABLE_NOTE}`);
-  process.stdout.write(`median of ${opts.repeats} repeats of ${opts.steps} steps after ${opts.warmup} warm-up steps (and ${JIT_WARMUP_STEPS} steps of batch 64 per pool before the first), ${opts.kernels} kernels, hidden ${opts.hidden.join(',')}\n`);
+  process.stdout.write(`median of ${opts.repeats} repeats of ${opts.steps} steps after ${opts.warmup} warm-up steps (and ${JIT_WARMUP_STEPS} steps of batch 64 per pool before the first), ${opts.kernels} kernels, hidden ${opts.hidden.join(',')}, ${opts.optimizer.kind}\n`);
   const { before, after } = report.meta.coreRoundTripNs;
   if (before !== null && after !== null) {
     process.stdout.write(`core-to-core round trip of a cache line: ${before.toFixed(0)} ns before the cells, ${after.toFixed(0)} ns after (what every line the workers share costs; see README)\n`);
@@ -60,7 +60,7 @@ export const benchCommand: CommandModule<object, Record<string, unknown>> = {
   command: 'bench',
   describe: 'measure samples/s and speedup for 1..N workers at several batch sizes',
   builder: (y) =>
-    settingOptions(y, ['hidden', 'kernels', 'chunk', 'seed', 'lr', 'dataDir', 'trainLimit'], {}, 'Model and data:')
+    settingOptions(y, ['hidden', 'kernels', 'chunk', 'seed', 'lr', 'optimizer', 'momentum', 'beta1', 'beta2', 'eps', 'weightDecay', 'dataDir', 'trainLimit'], {}, 'Model and data:')
       .option('workers-list', { describe: 'worker counts to measure (1 is always added: speedup is relative to it)', type: 'string', requiresArg: true, default: defaultWorkersList().join(','), group: 'Benchmark:' })
       .option('batch-sizes', { describe: 'batch sizes to measure', type: 'string', requiresArg: true, default: '64,256,1024', group: 'Benchmark:' })
       .option('steps', { describe: 'measured steps per repeat', type: 'number', requiresArg: true, default: 50, group: 'Benchmark:' })

@@ -25,7 +25,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   };
   checkOutputFolder(String(argv.out), 'comparison results');
   const log = commandLogger();
-  const data = await loadDataset(cfg);
+  const data = await loadDataset({ ...cfg, valSplit: 0 }); // measures and compares training on every sample
   log.info({ ...opts, train: data.train.count, test: data.test.count }, 'comparing full batch and mini-batch');
   const results = await compareBatching(data, opts);
   const written = writeComparison(results, { ...opts, train: data.train.count, test: data.test.count, node: process.version }, String(argv.out));

@@ -1,7 +1,7 @@
 // `threadgrad eval`: test accuracy and confusion matrix of a saved network, computed by the
 // same worker pool as training. The test data defaults to the files the run trained with.
 import type { Argv, CommandModule } from 'yargs';
-import { readCheckpoint, type Checkpoint } from '../model/checkpoint.js';
+import { modelParams, readCheckpoint, type Checkpoint } from '../model/checkpoint.js';
 import { DEFAULTS, configFromFlags, savedConfig } from '../config.js';
 import { Engine } from '../parallel/engine.js';
 import { UserError } from '../util/errors.js';
@@ -24,7 +24,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
     workers: cfg.workers, kernels: cfg.kernels, chunk: cfg.chunk,
   });
   try {
-    engine.params.set(ckpt.params);
+    engine.params.set(modelParams(ckpt));
     const stats = await engine.evaluate('test');
     const correct = Math.round(stats.accuracy * test.count);
     process.stdout.write(

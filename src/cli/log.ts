@@ -28,9 +28,10 @@ const pct = (x: unknown): string => `${(100 * Number(x)).toFixed(2)}%`;
 export function forPeople(record: Record<string, unknown>, messageKey: string): string {
   if (record[messageKey] === 'epoch') {
     const r = record;
-    return `epoch ${r.epoch}: loss ${Number(r.loss).toFixed(4)}, train ${pct(r.trainAcc)}, test ${pct(r.testAcc)} ` +
-      `(test loss ${Number(r.testLoss).toFixed(4)}), ${Number(r.seconds).toFixed(2)} s, ` +
-      `${Math.round(Number(r.samplesPerSec)).toLocaleString('en-US')} samples/s, ${r.workers} worker(s)`;
+    const val = r.valAcc === undefined ? '' : `, val ${pct(r.valAcc)} (loss ${Number(r.valLoss).toFixed(4)})`;
+    const test = r.testAcc === undefined ? '' : `, test ${pct(r.testAcc)} (loss ${Number(r.testLoss).toFixed(4)})`;
+    return `epoch ${r.epoch}: loss ${Number(r.loss).toFixed(4)}, train ${pct(r.trainAcc)}${val}${test}, ` +
+      `${Number(r.seconds).toFixed(2)} s, ${Math.round(Number(r.samplesPerSec)).toLocaleString('en-US')} samples/s, ${r.workers} worker(s)`;
   }
   const fields = Object.entries(record)
     .filter(([k]) => k !== messageKey && k !== 'level' && k !== 'time')

@@ -2,7 +2,7 @@
 // no worker pool, so the forward pass runs right here: the reference's, in float64, on the saved weights.
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { readCheckpoint } from '../model/checkpoint.js';
+import { modelParams, readCheckpoint } from '../model/checkpoint.js';
 import { UserError } from '../util/errors.js';
 import { readRegularFile, statRegular } from '../util/files.js';
 import { readIdx } from '../data/idx.js';
@@ -76,7 +76,7 @@ function firstBytes(path: string, count: number): Buffer {
 async function run(argv: Record<string, unknown>): Promise<void> {
   const ckpt = readCheckpoint(argv.checkpoint as string);
   const shape = modelShape(ckpt.header.sizes.slice(1, -1));
-  const model = { sizes: shape.sizes, ...layerViews(ckpt.params, shape) };
+  const model = { sizes: shape.sizes, ...layerViews(modelParams(ckpt), shape) };
   const invert = Boolean(argv.invert);
   const paths = (argv.images as string[]).map(String);
   let failed = 0;

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { readIdx } from './idx.js';
 import { UserError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
 
 export const IMAGE_SIZE = 28 * 28;
 export const CLASSES = 10;
@@ -20,7 +21,11 @@ export interface Split {
 export interface Dataset {
   train: Split;
   test: Split;
+  /** Held out of the training samples to decide when to stop; never trained on. */
+  val?: Split;
 }
+
+export type SplitName = 'train' | 'val' | 'test';
 
 export interface DataPaths {
   trainImages: string;
@@ -79,4 +84,33 @@ export async function loadMnist(paths: DataPaths): Promise<Dataset> {
 export function head(split: Split, n: number): Split {
   const count = Math.min(n, split.count);
   return { images: split.images.subarray(0, count * IMAGE_SIZE), labels: split.labels.subarray(0, count), count };
+}
+
+/**
+ * The split cut in two: `count` samples chosen by the seed become the validation set, the
+ * rest stay for training, each in file order. The choice has a random stream of its own,
+ * so the initialisation and the shuffles are those of a run without validation.
+ */
+export function holdOut(split: Split, count: number, seed: number): { train: Split; val: Split } {
+  const order = new Int32Array(split.count);
+  new Rng((seed ^ VALIDATION_STREAM) >>> 0).permute(order);
+  const val = order.subarray(0, count).sort();
+  const train = order.subarray(count).sort();
+  return { train: subset(split, train), val: subset(split, val) };
+}
+
+/** Any fixed number other than 0 keeps the validation choice apart from the seed's own stream. */
+const VALIDATION_STREAM = 0x76616c69;
+
+/** The samples at `indices` of a split, copied into memory of their own. */
+export function subset(split: Split, indices: ArrayLike<number>): Split {
+  const count = indices.length;
+  const images = new Uint8Array(new SharedArrayBuffer(count * IMAGE_SIZE));
+  const labels = new Uint8Array(new SharedArrayBuffer(count));
+  for (let i = 0; i < count; i++) {
+    const idx = indices[i];
+    images.set(split.images.subarray(idx * IMAGE_SIZE, (idx + 1) * IMAGE_SIZE), i * IMAGE_SIZE);
+    labels[i] = split.labels[idx];
+  }
+  return { images, labels, count };
 }

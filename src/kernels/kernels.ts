@@ -4,6 +4,7 @@
 // Matrices are row-major; W is [inDim][outDim]. The TypeScript loops are the plain statement
 // of what the fast kernels compute: test/kernels.test.ts holds the wasm build to them.
 import { IMAGE_SIZE } from '../data/mnist.js';
+import { RULE_ADAM, RULE_ADAMW, RULE_MOMENTUM, RULE_PLAIN, RULE_SGD, type UpdateRule } from '../model/optimizer.js';
 
 export const KERNEL_KINDS = ['ts', 'wasm'] as const;
 export type KernelKind = (typeof KERNEL_KINDS)[number];
@@ -36,8 +37,13 @@ export interface RowUpdate {
   rowLo: number;
   rowHi: number;
   mode: UpdateMode;
-  /** The learning rate over the batch size: the gradient sums are of the summed loss. */
-  scale: number;
+  /** How the step turns a row's gradient sums into new weights (see model/optimizer.ts). */
+  rule: UpdateRule;
+  /**
+   * Floats from a parameter to its optimizer state: slot s (the velocity, or Adam's first
+   * and second moments) of the parameter at p is at p + (s + 1) * stride, in either copy.
+   */
+  stride: number;
   /** updateRowsScratch(n) floats of the calling worker. */
   scratch: number;
   /** Floats from the copy of the parameters read to the copy written (0: in place). */
@@ -55,11 +61,12 @@ export interface Kernels {
    * The weight gradient, reduced over the samples and applied, row by row. For rows k in
    * [rowLo, rowHi): g_k = sum over samples i < n, in order, of inp[i][k] * dout[i]; row
    * k == inDim is the bias (input 1), at b and gb. Then by `mode`: ACCUMULATE gW[k] += g_k;
-   * APPLY W'[k] = W[k] - scale * g_k; APPLY_AND_CLEAR W'[k] = W[k] - scale * (gW[k] + g_k),
-   * gW[k] = 0. The updated rows W' are written `to` floats past the rows read, so a step can
-   * read one copy of the weights and write the other (see ArenaPlan.copies). A row with no
-   * nonzero input in APPLY is copied to `to` only where its `moved` byte says its copies may
-   * differ; every row's byte is left saying whether they differ now (ACCUMULATE leaves them).
+   * APPLY: the rule updates W[k] and its state by g_k; APPLY_AND_CLEAR: by gW[k] + g_k, and
+   * gW[k] = 0 (see `updated` below for the rules). The new rows and state are written `to`
+   * floats past those read, so a step can read one copy of the parameters and write the
+   * other (see ArenaPlan.copies). Under RULE_PLAIN a row with no nonzero input in APPLY does
+   * not change: it is copied to `to` only where its `moved` byte says its copies may differ;
+   * every row's byte is left saying whether they differ now (ACCUMULATE leaves them).
    */
   updateRows(u: RowUpdate): void;
   /**
@@ -124,7 +131,7 @@ export class TsKernels implements Kernels {
     }
   }
 
-  updateRows({ W, b, gW, gb, inp, dout, n, inDim, outDim, rowLo, rowHi, scale, mode, to, moved }: RowUpdate): void {
+  updateRows({ W, b, gW, gb, inp, dout, n, inDim, outDim, rowLo, rowHi, mode, rule, stride, to, moved }: RowUpdate): void {
     const f = this.f;
     if (this.row.length < outDim) this.row = new Float64Array(outDim);
     const g = this.row;
@@ -143,11 +150,11 @@ export class TsKernels implements Kernels {
       }
       if (mode === ACCUMULATE) {
         for (let j = 0; j < outDim; j++) f[grow + j] = g[j];
-      } else if (inputs === 0 && mode === APPLY) {
+      } else if (inputs === 0 && mode === APPLY && rule.rule === RULE_PLAIN) {
         if (to !== 0 && differ[k]) f.copyWithin(row + to, row, row + outDim);
         differ[k] = 0;
       } else {
-        for (let j = 0; j < outDim; j++) f[row + to + j] = f[row + j] - scale * g[j];
+        for (let j = 0; j < outDim; j++) f[row + to + j] = updated(f, row + j, to, stride, g[j], rule);
         if (mode === APPLY_AND_CLEAR) f.fill(0, grow, grow + outDim);
         differ[k] = 1;
       }
@@ -170,4 +177,27 @@ export class TsKernels implements Kernels {
     for (let i = 0; i < count; i += 16) sum += f[at + i];
     return sum;
   }
+}
+
+/**
+ * The new value of the parameter at p (in the copy read) from g, the sum of its gradient
+ * over the batch; its state is read at p + stride (and + 2 * stride) and written `to`
+ * floats further. d is the mean gradient, with the L2 penalty where the rule has one.
+ */
+function updated(f: FloatArray, p: number, to: number, stride: number, g: number, r: UpdateRule): number {
+  const w = f[p];
+  if (r.rule === RULE_PLAIN) return w - r.scale * g;
+  const d = g * r.gscale + (r.rule === RULE_ADAMW ? 0 : r.weightDecay * w);
+  if (r.rule === RULE_SGD) return w - r.lr * d;
+  if (r.rule < RULE_ADAM) {
+    const v = r.momentum * f[p + stride] + d; //             momentum, nesterov
+    f[p + to + stride] = v;
+    return w - r.lr * (r.rule === RULE_MOMENTUM ? v : d + r.momentum * v);
+  }
+  const m = r.beta1 * f[p + stride] + (1 - r.beta1) * d; //  adam, adamw
+  const v = r.beta2 * f[p + 2 * stride] + (1 - r.beta2) * d * d;
+  f[p + to + stride] = m;
+  f[p + to + 2 * stride] = v;
+  const decayed = r.rule === RULE_ADAMW ? w * (1 - r.lr * r.weightDecay) : w;
+  return decayed - (r.stepSize * m) / (Math.sqrt(v) * r.invSqrtBias2 + r.eps);
 }

@@ -8,10 +8,11 @@ import { IMAGE_SIZE } from '../data/mnist.js';
 export interface KernelExports {
   matmulForward(out: number, inp: number, W: number, b: number, n: number, inDim: number, outDim: number, relu: number): void;
   backpropInput(dinp: number, dout: number, inp: number, W: number, n: number, inDim: number, outDim: number): void;
-  /** pix < 0: the inputs are floats at inp. */
+  /** pix < 0: the inputs are floats at inp. The last eleven numbers are the step's UpdateRule. */
   updateRows(
     W: number, b: number, gW: number, gb: number, inp: number, pix: number, dout: number, n: number, inDim: number, outDim: number,
     rowLo: number, rowHi: number, scale: number, mode: number, scratch: number, to: number, moved: number,
+    rule: number, stride: number, gscale: number, lr: number, mu: number, wd: number, b1: number, b2: number, eps: number, step: number, c2: number,
   ): void;
   gatherPixels(out: number, table: number, n: number, count: number): void;
   pull(at: number, bytes: number): number;
@@ -29,9 +30,11 @@ export class WasmKernels implements Kernels {
   }
 
   updateRows(u: RowUpdate): void {
+    const r = u.rule;
     this.wasm.updateRows(
       u.W * 4, u.b * 4, u.gW * 4, u.gb * 4, u.inp * 4, u.pixels < 0 ? -1 : u.pixels * 4, u.dout * 4, u.n, u.inDim, u.outDim,
-      u.rowLo, u.rowHi, u.scale, u.mode, u.scratch * 4, u.to * 4, u.moved * 4,
+      u.rowLo, u.rowHi, r.scale, u.mode, u.scratch * 4, u.to * 4, u.moved * 4,
+      r.rule, u.stride, r.gscale, r.lr, r.momentum, r.weightDecay, r.beta1, r.beta2, r.eps, r.stepSize, r.invSqrtBias2,
     );
   }
 

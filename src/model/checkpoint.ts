@@ -3,8 +3,10 @@
 //   bytes 0..7    magic "TGRDCKPT"
 //   8..11         format version, uint32 LE (FORMAT_VERSION)
 //   12..15        header length H, uint32 LE
-//   16..16+H      header: one MessagePack map (CheckpointHeader plus paramCount)
-//   then          paramCount float32 parameters, little-endian, in model.ts order
+//   16..16+H      header: one MessagePack map (CheckpointHeader plus the float counts below)
+//   then          float32, little-endian: the parameters in model.ts order, the optimizer's
+//                 state (its slots one after another, each laid out like the parameters),
+//                 and the best epoch's parameters (early stopping), if any
 //   last 4 bytes  CRC-32 of every byte before it, uint32 LE
 //
 // The version is checked before anything else so that a newer file is reported as such
@@ -15,10 +17,10 @@ import { Packr } from 'msgpackr';
 import { UserError } from '../util/errors.js';
 import { checkOutputFile, readRegularFile, writeFileAtomic } from '../util/files.js';
 import { modelShape } from './model.js';
-import type { RngState } from './rng.js';
+import type { RngState } from '../util/rng.js';
 
 const MAGIC = Buffer.from('TGRDCKPT', 'latin1');
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 const PREFIX_BYTES = 16;
 const CRC_BYTES = 4;
 
@@ -34,9 +36,14 @@ export interface CheckpointHeader {
   /** Training-set size and batch size that `step` counts in; a mid-epoch resume needs the same. */
   trainCount: number;
   batchSize: number;
-  optimizer: { kind: 'sgd'; lr: number };
+  /** Steps taken since the run began: the learning-rate schedule and Adam's bias correction go on from here. */
+  stepsDone: number;
   /** RNG state before `epoch`'s shuffle: shuffling from it again reproduces the epoch's sample order. */
   rng: RngState;
+  /** Early stopping: the best epoch so far (0: none yet), its monitored figure, and the epochs since without improvement. */
+  early: { bestEpoch: number; best: number; badEpochs: number };
+  /** Why the run ended, once it has (the plateau, or its last epoch); absent while it can go on. */
+  finished?: string;
   /** The settings of the run, the base of a resumed run's settings; checked like any others when read (config.ts configFromCheckpoint). */
   config: Record<string, unknown>;
   savedAt: string;
@@ -46,20 +53,39 @@ export interface Checkpoint {
   path: string;
   header: CheckpointHeader;
   params: Float32Array;
+  /** The optimizer's state: its slots one after another, each laid out like params (empty for plain SGD). */
+  state: Float32Array;
+  /** The best epoch's parameters, kept for early stopping to restore; empty before the first epoch ends. */
+  best: Float32Array;
 }
+
+/** The weights a checkpoint answers with (eval, predict): its best epoch's where early stopping kept one, else its last. */
+export function modelParams(ckpt: Checkpoint): Float32Array {
+  return ckpt.best.length > 0 ? ckpt.best : ckpt.params;
+}
+
+/** The float blocks after the header, in file order. */
+const BLOCKS = ['params', 'state', 'best'] as const;
+type Counts = Record<(typeof BLOCKS)[number], number>;
 
 // Plain MessagePack maps (no msgpackr record extension), readable by any MessagePack tool.
 const packr = new Packr({ useRecords: false });
 
-export function encodeCheckpoint(header: CheckpointHeader, params: Float32Array): Buffer {
-  const head = packr.pack({ ...header, paramCount: params.length });
-  const out = Buffer.alloc(PREFIX_BYTES + head.length + params.byteLength + CRC_BYTES);
+export function encodeCheckpoint(ckpt: Omit<Checkpoint, 'path'>): Buffer {
+  const counts: Counts = { params: ckpt.params.length, state: ckpt.state.length, best: ckpt.best.length };
+  const head = packr.pack({ ...ckpt.header, floats: counts });
+  const floats = BLOCKS.reduce((n, k) => n + counts[k], 0);
+  const out = Buffer.alloc(PREFIX_BYTES + head.length + 4 * floats + CRC_BYTES);
   MAGIC.copy(out, 0);
   out.writeUInt32LE(FORMAT_VERSION, 8);
   out.writeUInt32LE(head.length, 12);
   head.copy(out, PREFIX_BYTES);
   // Typed arrays use the host's byte order, little-endian on every platform Node ships for but s390x.
-  out.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength), PREFIX_BYTES + head.length);
+  let at = PREFIX_BYTES + head.length;
+  for (const k of BLOCKS) {
+    out.set(new Uint8Array(ckpt[k].buffer, ckpt[k].byteOffset, ckpt[k].byteLength), at);
+    at += ckpt[k].byteLength;
+  }
   out.writeUInt32LE(crc32(out.subarray(0, out.length - CRC_BYTES)), out.length - CRC_BYTES);
   return out;
 }
@@ -75,27 +101,33 @@ export function decodeCheckpoint(bytes: Buffer, path: string): Checkpoint {
   }
   const headerBytes = bytes.readUInt32LE(12);
   if (PREFIX_BYTES + headerBytes + CRC_BYTES > bytes.length) throw truncated(path, bytes.length);
-  let header: CheckpointHeader & { paramCount: number };
+  let header: CheckpointHeader & { floats: Counts };
   try {
     header = packr.unpack(bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + headerBytes));
   } catch {
     throw corrupt(path, 'its header does not decode');
   }
   if (!isHeader(header)) throw corrupt(path, 'its header lacks required fields');
-  const expected = PREFIX_BYTES + headerBytes + header.paramCount * 4 + CRC_BYTES;
+  const { floats: counts, ...rest } = header;
+  const expected = PREFIX_BYTES + headerBytes + 4 * BLOCKS.reduce((n, k) => n + counts[k], 0) + CRC_BYTES;
   if (bytes.length < expected) throw truncated(path, bytes.length, expected);
   if (bytes.length > expected) throw corrupt(path, `${bytes.length - expected} unexpected bytes at the end`);
   if (bytes.readUInt32LE(expected - CRC_BYTES) !== crc32(bytes.subarray(0, expected - CRC_BYTES))) {
     throw corrupt(path, 'checksum mismatch');
   }
-  if (modelShape(header.sizes.slice(1, -1)).paramCount !== header.paramCount) {
-    throw corrupt(path, `${header.paramCount} parameters do not fit layer sizes ${header.sizes.join('-')}`);
+  const paramCount = modelShape(header.sizes.slice(1, -1)).paramCount;
+  if (counts.params !== paramCount || counts.state % paramCount !== 0 || (counts.best !== 0 && counts.best !== paramCount)) {
+    throw corrupt(path, `${counts.params} parameters, ${counts.state} of state and ${counts.best} kept do not fit layer sizes ${header.sizes.join('-')}`);
   }
-  // Copy: the parameters' offset in the file need not be 4-byte aligned.
-  const params = new Float32Array(header.paramCount);
-  new Uint8Array(params.buffer).set(bytes.subarray(PREFIX_BYTES + headerBytes, expected - CRC_BYTES));
-  const { paramCount: _, ...rest } = header;
-  return { path, header: rest, params };
+  // Copies: the blocks' offsets in the file need not be 4-byte aligned.
+  let at = PREFIX_BYTES + headerBytes;
+  const block = (count: number): Float32Array => {
+    const out = new Float32Array(count);
+    new Uint8Array(out.buffer).set(bytes.subarray(at, at + 4 * count));
+    at += 4 * count;
+    return out;
+  };
+  return { path, header: rest, params: block(counts.params), state: block(counts.state), best: block(counts.best) };
 }
 
 export function readCheckpoint(path: string): Checkpoint {
@@ -103,8 +135,8 @@ export function readCheckpoint(path: string): Checkpoint {
 }
 
 /** Replace `path` atomically: a reader (or a crash) sees the old file or the new one, never half of one. */
-export function writeCheckpoint(path: string, header: CheckpointHeader, params: Float32Array): void {
-  writeFileAtomic(path, encodeCheckpoint(header, params), 'checkpoint');
+export function writeCheckpoint(path: string, ckpt: Omit<Checkpoint, 'path'>): void {
+  writeFileAtomic(path, encodeCheckpoint(ckpt), 'checkpoint');
 }
 
 /** Fail before training, not after an epoch of it, when checkpoints cannot be written to `path`. */
@@ -129,16 +161,21 @@ export function checkResumable(ckpt: Checkpoint, sizes: number[], trainCount: nu
   }
 }
 
-function isHeader(h: unknown): h is CheckpointHeader & { paramCount: number } {
+function isHeader(h: unknown): h is CheckpointHeader & { floats: Counts } {
   if (typeof h !== 'object' || h === null) return false;
   const x = h as Record<string, unknown>;
   const isInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+  const floats = x.floats as Record<string, unknown> | undefined;
+  const early = x.early as Record<string, unknown> | undefined;
   return (
     Array.isArray(x.sizes) && x.sizes.length >= 2 && x.sizes.every((s) => isInt(s) && s > 0) &&
-    isInt(x.paramCount) && isInt(x.epoch) && isInt(x.step) && isInt(x.trainCount) && isInt(x.batchSize) &&
+    typeof floats === 'object' && floats !== null && BLOCKS.every((k) => isInt(floats[k])) &&
+    isInt(x.epoch) && isInt(x.step) && isInt(x.trainCount) && isInt(x.batchSize) && isInt(x.stepsDone) &&
     typeof x.epochLossSum === 'number' && isInt(x.epochCorrect) &&
     Array.isArray(x.rng) && x.rng.length === 4 && x.rng.every((w) => isInt(w) && w < 2 ** 32) && x.rng.some((w) => w !== 0) &&
-    typeof x.config === 'object' && x.config !== null && typeof x.optimizer === 'object' && x.optimizer !== null
+    typeof early === 'object' && early !== null && isInt(early.bestEpoch) && typeof early.best === 'number' && isInt(early.badEpochs) &&
+    (x.finished === undefined || typeof x.finished === 'string') &&
+    typeof x.config === 'object' && x.config !== null
   );
 }
 

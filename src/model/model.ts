@@ -2,7 +2,7 @@
 // Float32Array so that it can live in shared memory and be checkpointed as one block.
 // W of a layer is stored [inDim][outDim] row-major: the inner loops of the kernels
 // then walk contiguous rows of W and of the activations.
-import { Rng } from './rng.js';
+import { Rng } from '../util/rng.js';
 import { IMAGE_SIZE, CLASSES } from '../data/mnist.js';
 
 export interface Layer {

@@ -32,10 +32,14 @@ export interface ArenaPlan {
   chunk: number;
   workers: number;
   paramCount: number;
+  /** Floats of optimizer state per parameter (model/optimizer.ts stateSlots). */
+  stateSlots: number;
   /**
-   * Float offsets of the two copies of the parameters. A step reads one copy and writes its
-   * update into the other, so the copy it reads stays whole until every worker has finished
-   * (a step that fails can simply run again), and no core writes lines another core has just read.
+   * Float offsets of the two copies of the parameters, each followed by its optimizer state
+   * (slot s of the parameter at p at p + (s + 1) * paramCount). A step reads one copy and
+   * writes its update into the other, so the copy it reads stays whole until every worker
+   * has finished (a step that fails can simply run again), and no core writes lines another
+   * core has just read.
    */
   copies: [number, number];
   /** Gradient sums carried between the chunks of one step, laid out like the parameters; zero between steps. */
@@ -55,7 +59,7 @@ export interface ArenaPlan {
 }
 
 /** Chunks of `chunk` samples, at least one per worker so that evaluation can share out a chunk. */
-export function planArena(shape: ModelShape, workers: number, chunk: number, pixelBytes = 0): ArenaPlan {
+export function planArena(shape: ModelShape, workers: number, chunk: number, pixelBytes = 0, stateSlots = 0): ArenaPlan {
   const size = Math.max(chunk, workers);
   let offset = RESERVED_BYTES / 4;
   const take = (floats: number): number => {
@@ -63,7 +67,7 @@ export function planArena(shape: ModelShape, workers: number, chunk: number, pix
     offset += align4(floats);
     return at;
   };
-  const copies: [number, number] = [take(shape.paramCount), take(shape.paramCount)];
+  const copies: [number, number] = [take((1 + stateSlots) * shape.paramCount), take((1 + stateSlots) * shape.paramCount)];
   const grad = take(shape.paramCount);
   const buffer = {
     x: take(size * shape.sizes[0]),
@@ -74,7 +78,7 @@ export function planArena(shape: ModelShape, workers: number, chunk: number, pix
   const moved = shape.layers.map((l) => take(Math.ceil((l.inDim + 1) / 4)));
   const scratch = Array.from({ length: workers }, () => take(updateRowsScratch(size)));
   const pixels = offset * 4;
-  return { chunk: size, workers, paramCount: shape.paramCount, copies, grad, buffer, moved, scratch, pixels, pixelBytes, bytes: pixels + pixelBytes };
+  return { chunk: size, workers, paramCount: shape.paramCount, stateSlots, copies, grad, buffer, moved, scratch, pixels, pixelBytes, bytes: pixels + pixelBytes };
 }
 
 /** The copy of the parameters a step writes when it reads the one at `at`. */

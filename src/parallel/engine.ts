@@ -8,7 +8,7 @@
 // (step-loop.ts), in calls of many steps (runSteps); evaluations go as Piscina tasks.
 import { Piscina } from 'piscina';
 import { allocateArena, planArena, splitInArena, type ArenaPlan } from './arena.js';
-import type { Dataset } from '../data/mnist.js';
+import type { Dataset, Split, SplitName } from '../data/mnist.js';
 import { CLASSES } from '../data/mnist.js';
 import { modelShape, type ModelShape } from '../model/model.js';
 import {
@@ -17,6 +17,7 @@ import {
 } from './protocol.js';
 import { StepLoop } from './step-loop.js';
 import type { KernelKind } from '../kernels/kernels.js';
+import { CONSTANT, PLAIN_SGD, stateSlots, type OptimizerSpec, type ScheduleSpec } from '../model/optimizer.js';
 import { kernelsWasmFile } from '../kernels/load.js';
 import { builtFile } from '../util/built.js';
 import { UserError } from '../util/errors.js';
@@ -29,6 +30,9 @@ export interface EngineOptions {
   kernels: KernelKind;
   /** Samples processed together: a larger batch is processed in chunks of this many (see ArenaPlan.chunk). */
   chunk: number;
+  /** How steps update the weights (default: plain SGD at a constant rate). */
+  optimizer?: OptimizerSpec;
+  schedule?: ScheduleSpec;
   /** How many times a step whose worker failed is retried before giving up. */
   maxRetries?: number;
   onRetry?: (attempt: number, error: Error) => void;
@@ -73,8 +77,11 @@ export interface StepRange {
   to: number;
   /** Where the sample order ends (the training set's size). */
   end: number;
+  /** The base learning rate; the engine's schedule scales it step by step. */
   lr: number;
-  /** The most steps one call may run from step s (a call ends early where the caller must look, e.g. to save); default stepsPerCall(batch). */
+  /** The run's count of steps before step `from` (default `from`): the schedule and Adam's bias correction go by it. */
+  step?: number;
+  /** The most steps one call may run from step s, below stepsPerCall(batch): a call ends early where the caller must look, e.g. to save. */
   callLimit?: (step: number) => number;
 }
 
@@ -108,14 +115,22 @@ export class Engine {
   constructor(private readonly opts: EngineOptions) {
     if (opts.kernels === 'wasm') kernelsWasmFile(); // a missing build fails here, not in every worker
     this.shape = modelShape(opts.hidden);
-    const { train, test } = opts.data;
-    this.plan = planArena(this.shape, opts.workers, opts.chunk, train.images.length + test.images.length);
+    const { train, test, val } = opts.data;
+    const optimizer = opts.optimizer ?? PLAIN_SGD;
+    const pixelBytes = train.images.length + test.images.length + (val?.images.length ?? 0);
+    this.plan = planArena(this.shape, opts.workers, opts.chunk, pixelBytes, stateSlots(optimizer.kind));
     const memory = allocateArena(this.plan);
-    this.copies = new Map(this.plan.copies.map((at) => [at, new Float32Array(memory.buffer, at * 4, this.plan.paramCount)]));
+    this.copies = new Map(this.plan.copies.map((at) => [at, new Float32Array(memory.buffer, at * 4, (1 + this.plan.stateSlots) * this.plan.paramCount)]));
     this.weightsAt = this.plan.copies[0];
     this.moved = this.plan.moved.map((at, l) => new Uint8Array(memory.buffer, at * 4, this.shape.layers[l].inDim + 1));
     // Copied in once: the WebAssembly kernels read pixels only from their own memory.
-    this.data = { train: splitInArena(memory, train, this.plan.pixels), test: splitInArena(memory, test, this.plan.pixels + train.images.length) };
+    let pixelsAt = this.plan.pixels;
+    const inArena = (split: Split): Split => {
+      const copy = splitInArena(memory, split, pixelsAt);
+      pixelsAt += split.images.length;
+      return copy;
+    };
+    this.data = { train: inArena(train), test: inArena(test), ...(val && { val: inArena(val) }) };
     this.order = new Int32Array(new SharedArrayBuffer(train.count * 4));
     const control = new Int32Array(new SharedArrayBuffer(controlWords(opts.workers) * 4));
     const command = new Float64Array(new SharedArrayBuffer(COMMAND_WORDS * 8));
@@ -123,8 +138,8 @@ export class Engine {
     const sampleLoss = new Float64Array(new SharedArrayBuffer(this.plan.chunk * 8));
     this.grad = new Float32Array(memory.buffer, this.plan.grad * 4, this.plan.paramCount);
     const workerData: WorkerData = {
-      memory, plan: this.plan, hidden: opts.hidden, kernels: opts.kernels,
-      train: this.data.train, test: this.data.test, order: this.order, control, command, results, sampleLoss,
+      memory, plan: this.plan, hidden: opts.hidden, kernels: opts.kernels, optimizer, schedule: opts.schedule ?? CONSTANT,
+      train: this.data.train, test: this.data.test, val: this.data.val, order: this.order, control, command, results, sampleLoss,
       faultHook: faultHookFromEnv(),
     };
     this.pool = new Piscina({
@@ -140,7 +155,12 @@ export class Engine {
 
   /** The weights, a view into the shared memory that every worker reads; a step moves them to the other copy. */
   get params(): Float32Array {
-    return this.copies.get(this.weightsAt)!;
+    return this.copies.get(this.weightsAt)!.subarray(0, this.plan.paramCount);
+  }
+
+  /** The optimizer's state beside the weights: stateSlots blocks laid out like the parameters (empty for plain SGD). */
+  get state(): Float32Array {
+    return this.copies.get(this.weightsAt)!.subarray(this.plan.paramCount);
   }
 
   /**
@@ -150,14 +170,15 @@ export class Engine {
    * completed, and then StepsFailed is thrown. Returns the index of the next step.
    */
   async runSteps(range: StepRange, after: (done: StepStats[], next: number) => boolean | void | Promise<boolean | void>): Promise<number> {
-    const { batch, to, end, lr } = range;
-    let s = range.from;
+    const { batch, from, to, end, lr } = range;
+    const before = (range.step ?? from) - from;
+    let s = from;
     while (s < to) {
-      const count = Math.max(1, Math.min(to - s, range.callLimit?.(s) ?? stepsPerCall(batch)));
+      const count = Math.max(1, Math.min(to - s, stepsPerCall(batch), range.callLimit?.(s) ?? Infinity));
       let done: StepStats[];
       let failure: StepsFailed | undefined;
       try {
-        done = await this.steps(s * batch, batch, end, count, lr);
+        done = await this.steps(s * batch, batch, end, count, lr, before + s);
       } catch (e) {
         if (!(e instanceof StepsFailed)) throw e;
         failure = e;
@@ -172,12 +193,12 @@ export class Engine {
   }
 
   /**
-   * One call of `count` SGD updates on consecutive batches: update i averages over
-   * order[first + i * batch ..] (`batch` samples, never past `end`). A step whose worker
-   * failed is run again; after maxRetries failures in a row this throws StepsFailed holding
-   * the steps that completed.
+   * One call of `count` updates on consecutive batches: update i averages over
+   * order[first + i * batch ..] (`batch` samples, never past `end`), and is step
+   * `step + i + 1` of the run. A step whose worker failed is run again; after maxRetries
+   * failures in a row this throws StepsFailed holding the steps that completed.
    */
-  async steps(first: number, batch: number, end: number, count: number, lr: number): Promise<StepStats[]> {
+  async steps(first: number, batch: number, end: number, count: number, lr: number, step = 0): Promise<StepStats[]> {
     const maxRetries = this.opts.maxRetries ?? 3;
     const stats: StepStats[] = [];
     let failures = 0;
@@ -188,7 +209,7 @@ export class Engine {
       // Whatever was written to the weights since (initialisation, a checkpoint, a failed
       // step), the first step of a command copies every row it does not update.
       for (const rows of this.moved) rows.fill(1);
-      const { results, weights, error } = await this.loop.run({ first: at, batch, end, count: todo, lr, weights: this.weightsAt });
+      const { results, weights, error } = await this.loop.run({ first: at, batch, end, count: todo, lr, step: step + stats.length, weights: this.weightsAt });
       this.weightsAt = weights;
       // Steps within one command are not timed one by one on this side: share the wall time.
       const wallMs = (performance.now() - t0) / Math.max(1, results.length);
@@ -205,8 +226,9 @@ export class Engine {
   }
 
   /** Loss, accuracy and confusion matrix over a whole split, shared out among the workers. */
-  async evaluate(split: 'train' | 'test'): Promise<EvalStats> {
-    const count = this.data[split].count;
+  async evaluate(split: SplitName): Promise<EvalStats> {
+    const count = this.data[split]?.count ?? 0;
+    if (count === 0) throw new Error(`no ${split} set to evaluate`);
     const workers = this.plan.workers;
     await this.loop.stop(); // frees the workers for evaluation tasks
     const results: EvalResult[] = await Promise.all(

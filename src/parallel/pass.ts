@@ -18,6 +18,7 @@ import type { ArenaPlan } from './arena.js';
 import { shareOf } from './protocol.js';
 import { ACCUMULATE, type FloatArray, type Kernels, type RowUpdate, type UpdateMode } from '../kernels/kernels.js';
 import type { ModelShape } from '../model/model.js';
+import { emptyRule, type UpdateRule } from '../model/optimizer.js';
 import { CLASSES, IMAGE_SIZE, type Split } from '../data/mnist.js';
 
 export interface PassResult {
@@ -39,17 +40,21 @@ export interface Net {
   /** This worker's labels and predictions of the samples in hand (plan.chunk each). */
   labels: Uint8Array;
   predictions: Uint8Array;
+  /** How this step updates the weights: set before phase 2 (see model/optimizer.ts ruleOfStep). */
+  rule: UpdateRule;
   /** Per layer, the updateRows call this worker makes, its layer's fields filled in once. */
   rowUpdates: RowUpdate[];
 }
 
 export function makeNet(shape: ModelShape, plan: ArenaPlan, kernels: Kernels, f: FloatArray, worker: number): Net {
   const pixelAddr = new Int32Array(f.buffer, f.byteOffset + plan.buffer.pixelAddr * f.BYTES_PER_ELEMENT, plan.chunk);
+  const rule = emptyRule();
   const rowUpdates = shape.layers.map((L, l): RowUpdate => ({
     W: 0, b: 0, gW: plan.grad + L.w, gb: plan.grad + L.b, inp: inputOf(plan, l), pixels: l === 0 ? plan.buffer.pixelAddr : -1, dout: plan.buffer.delta[l],
-    n: 0, inDim: L.inDim, outDim: L.outDim, rowLo: 0, rowHi: 0, mode: ACCUMULATE, scale: 0, scratch: plan.scratch[worker], to: 0, moved: plan.moved[l],
+    n: 0, inDim: L.inDim, outDim: L.outDim, rowLo: 0, rowHi: 0, mode: ACCUMULATE, rule, stride: plan.paramCount, scratch: plan.scratch[worker], to: 0, moved: plan.moved[l],
   }));
-  return { shape, plan, kernels, weights: plan.copies[0], f, pixelAddr, labels: new Uint8Array(plan.chunk), predictions: new Uint8Array(plan.chunk), rowUpdates };
+  const chunk = plan.chunk;
+  return { shape, plan, kernels, weights: plan.copies[0], f, pixelAddr, labels: new Uint8Array(chunk), predictions: new Uint8Array(chunk), rule, rowUpdates };
 }
 
 /** One row's exponentials, computed once for the sum and the gradient. */
@@ -165,10 +170,10 @@ export function rowBlocks(shape: ModelShape): RowBlock[] {
 const BLOCK_ROWS = 16;
 
 /**
- * Phase 2 for one block over the chunk's n samples. The updated rows go into the parameter
- * copy at `into` (by default the one read).
+ * Phase 2 for one block over the chunk's n samples, by net.rule. The updated rows go into
+ * the parameter copy at `into` (by default the one read).
  */
-export function updateWeights(net: Net, block: RowBlock, n: number, scale: number, mode: UpdateMode, into = net.weights): void {
+export function updateWeights(net: Net, block: RowBlock, n: number, mode: UpdateMode, into = net.weights): void {
   const L = net.shape.layers[block.layer];
   const u = net.rowUpdates[block.layer];
   u.W = net.weights + L.w;
@@ -176,7 +181,6 @@ export function updateWeights(net: Net, block: RowBlock, n: number, scale: numbe
   u.n = n;
   u.rowLo = block.lo;
   u.rowHi = block.hi;
-  u.scale = scale;
   u.mode = mode;
   u.to = into - net.weights;
   net.kernels.updateRows(u);
@@ -198,7 +202,7 @@ export function gradientSum(net: Net, split: Split, order: Int32Array, lo: numbe
     const n = Math.min(plan.chunk, hi - start);
     correct += forwardBackward(net, split, order, start, 0, n, losses);
     for (let p = 0; p < n; p++) lossSum += losses[p];
-    for (const block of blocks) updateWeights(net, block, n, 0, ACCUMULATE);
+    for (const block of blocks) updateWeights(net, block, n, ACCUMULATE);
   }
   return { lossSum, correct };
 }

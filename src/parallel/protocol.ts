@@ -3,8 +3,9 @@
 // result per step and worker, an evaluation task), the shared words through which the step
 // loop hands over commands, the barrier the workers meet at, and how they share out a
 // chunk's work. Only ranges and scalars cross: the data and the weights stay in the arena.
-import type { Split } from '../data/mnist.js';
+import type { Split, SplitName } from '../data/mnist.js';
 import type { KernelKind } from '../kernels/kernels.js';
+import type { OptimizerSpec, ScheduleSpec } from '../model/optimizer.js';
 import type { ArenaPlan } from './arena.js';
 import type { FaultHook } from './fault-hook.js';
 
@@ -14,8 +15,12 @@ export interface WorkerData {
   plan: ArenaPlan;
   hidden: number[];
   kernels: KernelKind;
+  /** How steps update the weights: the optimizer, and the schedule of the learning rate. */
+  optimizer: OptimizerSpec;
+  schedule: ScheduleSpec;
   train: Split;
   test: Split;
+  val?: Split;
   /** The current epoch's shuffled sample order, written by the coordinator between epochs. */
   order: Int32Array;
   /** The words below: barrier, step loop, work counters. */
@@ -39,12 +44,15 @@ export interface StepsCommand {
   batch: number;
   end: number;
   count: number;
+  /** The base learning rate, which the schedule scales (see WorkerData.schedule). */
   lr: number;
+  /** The run's count of steps before the first one: the schedule and Adam's bias correction go by it. */
+  step: number;
   /** The copy of the parameters the first step reads; each step writes the other copy, which the next step reads. */
   weights: number;
 }
 
-const COMMAND: readonly (keyof StepsCommand)[] = ['first', 'batch', 'end', 'count', 'lr', 'weights'];
+const COMMAND: readonly (keyof StepsCommand)[] = ['first', 'batch', 'end', 'count', 'lr', 'step', 'weights'];
 export const COMMAND_WORDS = COMMAND.length;
 
 export function writeCommand(record: Float64Array, command: StepsCommand): void {
@@ -52,8 +60,8 @@ export function writeCommand(record: Float64Array, command: StepsCommand): void 
 }
 
 export function readCommand(record: Float64Array): StepsCommand {
-  const [first, batch, end, count, lr, weights] = record;
-  return { first, batch, end, count, lr, weights };
+  const [first, batch, end, count, lr, step, weights] = record;
+  return { first, batch, end, count, lr, step, weights };
 }
 
 /** What one worker did in one step. */
@@ -94,7 +102,7 @@ export interface ServeTask {
 /** Forward only, over samples [lo, hi) of a split in file order. */
 export interface EvalTask {
   worker: number;
-  split: 'train' | 'test';
+  split: SplitName;
   lo: number;
   hi: number;
   /** The copy of the parameters that holds the current weights. */

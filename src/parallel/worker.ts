@@ -8,6 +8,7 @@ import { loadKernels } from '../kernels/load.js';
 import { ACCUMULATE, APPLY, APPLY_AND_CLEAR } from '../kernels/kernels.js';
 import { otherCopy } from './arena.js';
 import { modelShape } from '../model/model.js';
+import { ruleOfStep } from '../model/optimizer.js';
 import { evaluateRange, forwardBackward, makeNet, rowBlocks, updateWeights, type Net } from './pass.js';
 import {
   DONE, OPCODE, OP_STOP, SEQUENCE, STEPS_DONE, Shares, WEIGHTS, barrier, barrierPolls, blockCounter, readCommand, sampleCounter, writeResult,
@@ -53,13 +54,14 @@ export function serve({ worker, sequence }: ServeTask): void {
     if (next === sequence) continue;
     sequence = next;
     if (Atomics.load(control, OPCODE) === OP_STOP) return;
-    const { first, batch, end, count, lr, weights } = readCommand(data.command);
+    const { first, batch, end, count, lr, step: before, weights } = readCommand(data.command);
     net.weights = weights;
     for (let i = 0; i < count; i++) {
       const lo = first + i * batch;
       const hi = Math.min(end, lo + batch);
       const into = otherCopy(data.plan, net.weights);
-      writeResult(results, i, worker, workers, step(worker, lo, hi, lr / (hi - lo), into));
+      ruleOfStep(data.optimizer, data.schedule, lr, before + i + 1, hi - lo, net.rule);
+      writeResult(results, i, worker, workers, step(worker, lo, hi, into));
       net.weights = into; // what this step wrote, the next one reads
     }
     if (Atomics.add(control, DONE, 1) === workers - 1) Atomics.notify(control, DONE);
@@ -67,13 +69,13 @@ export function serve({ worker, sequence }: ServeTask): void {
 }
 
 /**
- * This worker's part of one SGD step on samples order[lo..hi), in chunks of at most
- * plan.chunk samples, reading the parameters at net.weights and writing the updated ones at
- * `into`. Work is taken, not assigned: a worker takes pieces of its own share of the
+ * This worker's part of one step on samples order[lo..hi), in chunks of at most plan.chunk
+ * samples, reading the parameters at net.weights and writing the ones net.rule makes of
+ * them at `into`. Work is taken, not assigned: a worker takes pieces of its own share of the
  * samples (phase 1) and of the parameter blocks (phase 2), then of what is left of the
  * others' shares, so a slower core simply does less (see Shares).
  */
-function step(worker: number, lo: number, hi: number, scale: number, into: number): StepResult {
+function step(worker: number, lo: number, hi: number, into: number): StepResult {
   const { control, sampleLoss } = data;
   const { workers, chunk, paramCount } = data.plan;
   const r: StepResult = { lossSum: 0, correct: 0, computeMs: 0, waitMs: 0, reduceMs: 0 };
@@ -95,7 +97,7 @@ function step(worker: number, lo: number, hi: number, scale: number, into: numbe
     const t2 = performance.now();
     if (worker === 0) for (let p = 0; p < n; p++) r.lossSum += sampleLoss[p];
     const mode = !lastChunk ? ACCUMULATE : start === lo ? APPLY : APPLY_AND_CLEAR;
-    for (rows.begin(blocks.length, 1); rows.next();) updateWeights(net, blocks[rows.lo], n, scale, mode, into);
+    for (rows.begin(blocks.length, 1); rows.next();) updateWeights(net, blocks[rows.lo], n, mode, into);
     if (lastChunk && faultDue(data.faultHook, 2, worker, workers)) commitFault(data.faultHook!); // TEST HOOK, as above
     const t3 = performance.now();
     // The next chunk's forward pass reads every row of the weights. A step counts once every
@@ -120,6 +122,6 @@ export function evaluate(task: EvalTask): EvalResult {
   const confusion = new Int32Array(CLASSES * CLASSES);
   const evalNet = makeNet(shape, data.plan, kernels, f, task.worker);
   evalNet.weights = task.weights;
-  const { lossSum, correct } = evaluateRange(evalNet, task.worker, data[task.split], task.lo, task.hi, confusion);
+  const { lossSum, correct } = evaluateRange(evalNet, task.worker, data[task.split]!, task.lo, task.hi, confusion);
   return { lossSum, correct, confusion };
 }
