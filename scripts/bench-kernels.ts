@@ -8,7 +8,7 @@ import { allocateArena, planArena, splitInArena } from '../src/parallel/arena.js
 import { DEFAULTS } from '../src/config.js';
 import { loadKernels } from '../src/kernels/load.js';
 import { APPLY } from '../src/kernels/kernels.js';
-import { dataPaths, loadMnist } from '../src/data/mnist.js';
+import { loadMnist } from '../src/data/dataset.js';
 import { initParams, modelShape } from '../src/model/model.js';
 import { forwardBackward, makeNet, rowBlocks, softmaxCrossEntropy, updateWeights } from '../src/parallel/pass.js';
 import { KERNEL_KINDS } from '../src/kernels/kernels.js';
@@ -22,9 +22,9 @@ const batch = flags.int('batch', 1, DEFAULTS.chunk);
 const steps = flags.int('steps', 1);
 const kernels = flags.oneOf('kernels', KERNEL_KINDS);
 
-const { train } = await loadMnist(dataPaths(undefined));
-const shape = modelShape(DEFAULTS.hidden);
-const plan = planArena(shape, 1, DEFAULTS.chunk, train.images.length);
+const { train } = await loadMnist();
+const shape = modelShape([train.features, ...DEFAULTS.hidden, 10]);
+const plan = planArena(shape, 1, DEFAULTS.chunk, train.x.length);
 const memory = allocateArena(plan);
 const f = new Float32Array(memory.buffer);
 const split = splitInArena(memory, train, plan.pixels);
@@ -55,12 +55,12 @@ function step(timed: boolean): void {
     for (const b of blocks) updateWeights(net, b, batch, APPLY);
   } else {
     time('phase 1 on fresh samples', () => forwardBackward(net, split, order, first, 0, batch, losses));
-    time('  pixels to floats', () => net.kernels.gatherPixels(buffer.x, split.images, buffer.pixelAddr, batch));
+    time('  pixels to floats', () => net.kernels.gatherPixels(buffer.x, split.x as Uint8Array, buffer.pixelAddr, batch, train.features));
     shape.layers.forEach((L, l) => {
       const inp = l === 0 ? buffer.x : buffer.act[l - 1];
       time(`  forward ${L.inDim}x${L.outDim}`, () => net.kernels.matmulForward(buffer.act[l], inp, weights + L.w, weights + L.b, batch, L.inDim, L.outDim, l < last));
     });
-    time('  softmax cross-entropy', () => softmaxCrossEntropy(f, buffer.act[last], buffer.delta[last], net.labels, batch, net.predictions, losses, 0));
+    time('  softmax cross-entropy', () => softmaxCrossEntropy(f, buffer.act[last], buffer.delta[last], 10, net.labels, batch, net.predictions, losses, 0));
     for (let l = last; l > 0; l--) {
       const L = shape.layers[l];
       time(`  delta through ${L.inDim}x${L.outDim}`, () => net.kernels.backpropInput(buffer.delta[l - 1], buffer.delta[l], buffer.act[l - 1], weights + L.w, batch, L.inDim, L.outDim));

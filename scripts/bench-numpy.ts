@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { median } from '../src/bench/summary.js';
 import { DEFAULTS } from '../src/config.js';
-import { dataPaths, defaultDataDir, loadMnist } from '../src/data/mnist.js';
+import { defaultDataDir, loadMnist } from '../src/data/dataset.js';
 import { KERNEL_KINDS } from '../src/kernels/kernels.js';
 import { train } from '../src/train.js';
 import { scriptFlags } from './flags.js';
@@ -44,7 +44,7 @@ function numpyEpochSeconds(batch: number): { seconds: number; info: unknown } {
   return { seconds: (median(r.epochSeconds.slice(1)) * 60_000) / (steps * batch), info: { blas: r.blas, testAccuracy: r.testAccuracy } };
 }
 
-const data = await loadMnist(dataPaths(undefined));
+const data = await loadMnist();
 async function oursEpochSeconds(batch: number, workers: number): Promise<number> {
   const cfg = { ...DEFAULTS, epochs: EPOCHS, batchSize: batch, workers, kernels };
   const result = await train(cfg, { data });

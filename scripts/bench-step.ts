@@ -2,7 +2,7 @@
 // measured in one run so that the 2-vs-1 ratio compares like with like.
 import { runBench } from '../src/bench/bench.js';
 import { DEFAULTS } from '../src/config.js';
-import { dataPaths, loadMnist } from '../src/data/mnist.js';
+import { loadMnist } from '../src/data/dataset.js';
 import { KERNEL_KINDS } from '../src/kernels/kernels.js';
 import { scriptFlags } from './flags.js';
 
@@ -11,7 +11,7 @@ const flags = scriptFlags('bench-step', USAGE, { kernels: DEFAULTS.kernels, batc
 const kernels = flags.oneOf('kernels', KERNEL_KINDS);
 const [batch, steps, warmup, repeats] = [flags.int('batch', 1), flags.int('steps', 1), flags.int('warmup', 0), flags.int('repeats', 1)];
 
-const data = await loadMnist(dataPaths(undefined));
+const data = await loadMnist();
 const report = await runBench(data, {
   hidden: DEFAULTS.hidden, kernels, chunk: DEFAULTS.chunk, seed: DEFAULTS.seed, lr: DEFAULTS.lr,
   workersList: [1, 2], batchSizes: [batch], steps, warmup, repeats, roundTrip: true,

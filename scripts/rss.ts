@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from '../src/config.js';
 import { createLogger } from '../src/cli/log.js';
-import { loadDataset, train } from '../src/train.js';
+import { train } from '../src/train.js';
+import { loadDataset } from '../src/sources.js';
 
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1).padStart(7) + ' MiB';
 

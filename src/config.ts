@@ -7,6 +7,8 @@ import { resolve, sep } from 'node:path';
 import type { Checkpoint } from './model/checkpoint.js';
 import { UserError } from './util/errors.js';
 import { KERNEL_KINDS, type KernelKind } from './kernels/kernels.js';
+import { MAX_CLASSES } from './data/dataset.js';
+import { NORMALIZATIONS, type NormalizeKind } from './data/normalize.js';
 import { OPTIMIZERS, SCHEDULES, type OptimizerKind, type ScheduleKind } from './model/optimizer.js';
 
 export interface TrainConfig {
@@ -50,9 +52,20 @@ export interface TrainConfig {
   trainLabels?: string;
   testImages?: string;
   testLabels?: string;
+  /** CSV files of features and a label per row, instead of IDX files (a --data-dir with train.csv and test.csv names them too). */
+  trainCsv?: string;
+  testCsv?: string;
+  /** The CSV label column: a header name or an index from 0; default the column named "label", else the last. */
+  labelColumn?: string;
+  /** Whether a CSV's first row names its columns; auto: when any of its fields is not a number. */
+  csvHeader: 'auto' | 'yes' | 'no';
+  /** Feature scaling fitted on the training samples: none, minmax or standard. */
+  normalize: NormalizeKind;
   /** Use only the first N training / test samples (quick runs). */
   trainLimit?: number;
   testLimit?: number;
+  /** The class count; default: the largest label + 1. */
+  classes?: number;
   /** Skip an epoch's last batch when it is short (fewer than batchSize samples) instead of taking a smaller step on it. */
   dropLast: boolean;
   /** Where to save checkpoints; none unless set (an interrupt then saves to RESCUE_CHECKPOINT). */
@@ -87,6 +100,8 @@ export const DEFAULTS: TrainConfig = {
   kernels: 'wasm',
   chunk: 256,
   dropLast: false,
+  csvHeader: 'auto',
+  normalize: 'none',
   checkpointEvery: 'epoch',
 };
 
@@ -208,8 +223,17 @@ export const SCHEMA: Record<keyof TrainConfig, Parser> = {
   trainLabels: path,
   testImages: path,
   testLabels: path,
+  trainCsv: path,
+  testCsv: path,
+  labelColumn: (v, where) => {
+    if ((typeof v === 'string' && v.trim() !== '') || (typeof v === 'number' && Number.isInteger(v) && v >= 0)) return String(v).trim();
+    throw usage(`${where} must be a column name or an index from 0, got ${show(v)}`);
+  },
+  csvHeader: oneOf('auto', 'yes', 'no'),
+  normalize: oneOf(...NORMALIZATIONS),
   trainLimit: int(1, 1_000_000_000),
   testLimit: int(1, 1_000_000_000),
+  classes: int(2, MAX_CLASSES),
   dropLast: bool,
   checkpoint: path,
   checkpointEvery: (v, where) => {
@@ -274,6 +298,11 @@ export function unknownEnvWarnings(env: NodeJS.ProcessEnv): string[] {
       const near = known.find((k) => editDistance(k, name) <= 2);
       return `${name} is not a threadgrad setting and is ignored${near ? ` (did you mean ${near}?)` : ''}`;
     });
+}
+
+/** Settings given in code (the library's train), checked as a config file's are, over the defaults. */
+export function configOf(settings: Record<string, unknown>): TrainConfig {
+  return { ...DEFAULTS, ...validate(settings, (k) => `setting "${k}"`) };
 }
 
 /** The settings a checkpoint's run trained with, over the defaults for any it did not save. */

@@ -1,5 +1,5 @@
 // The algorithm threadgrad computes, stated once and plainly: an MLP (784-128-64-10 by
-// default: ReLU on every hidden layer, softmax on the last) trained by mini-batch SGD (or
+// default, any input size and class count: ReLU on every hidden layer, softmax on the last) trained by mini-batch SGD (or
 // momentum, Nesterov, Adam, AdamW) on the mean cross-entropy. The engine computes exactly this, in float32, cut into chunks of
 // samples and blocks of weight rows shared out among workers (src/parallel/pass.ts,
 // src/kernels/, assembly/, src/parallel/worker.ts); test/reference.test.ts holds it to this
@@ -106,14 +106,17 @@ export function referenceBackward(m: ReferenceModel, a: Activations, dlogits: Fl
   }
 }
 
-/** Loss, accuracy and gradient of the mean loss over samples batchIdx of images (count x inputs bytes) and labels. */
-export function referenceGradients(m: ReferenceModel, images: Uint8Array, labels: Uint8Array, batchIdx: ArrayLike<number>): ReferenceGrads {
+/**
+ * Loss, accuracy and gradient of the mean loss over samples batchIdx of x (count x inputs:
+ * pixel bytes, which the net sees as byte / 255, or float features) and labels.
+ */
+export function referenceGradients(m: ReferenceModel, x: Uint8Array | Float32Array, labels: Uint8Array, batchIdx: ArrayLike<number>): ReferenceGrads {
   const g: ReferenceGrads = { dW: m.W.map((W) => new Float64Array(W.length)), db: m.b.map((b) => new Float64Array(b.length)), loss: 0, correct: 0 };
   const inputs = m.sizes[0];
   for (let i = 0; i < batchIdx.length; i++) {
     const idx = batchIdx[i];
-    const x = Float64Array.from(images.subarray(idx * inputs, (idx + 1) * inputs), (p) => p / 255);
-    const a = referenceForward(m, x);
+    const pixels = x instanceof Uint8Array;
+    const a = referenceForward(m, Float64Array.from(x.subarray(idx * inputs, (idx + 1) * inputs), (v) => (pixels ? v / 255 : v)));
     const { loss, dlogits } = referenceLoss(a.logits, labels[idx]);
     g.loss += loss;
     if (a.logits.indexOf(Math.max(...a.logits)) === labels[idx]) g.correct++; // on a tie the first class wins, as in the engine
@@ -170,9 +173,9 @@ export function optimizerStep(m: ReferenceModel, g: ReferenceGrads, lr: number, 
  * reports them.
  */
 export function referenceStep(
-  m: ReferenceModel, images: Uint8Array, labels: Uint8Array, batchIdx: ArrayLike<number>, lr: number, o = initOptimizer(m, PLAIN_SGD),
+  m: ReferenceModel, x: Uint8Array | Float32Array, labels: Uint8Array, batchIdx: ArrayLike<number>, lr: number, o = initOptimizer(m, PLAIN_SGD),
 ): { loss: number; correct: number } {
-  const g = referenceGradients(m, images, labels, batchIdx);
+  const g = referenceGradients(m, x, labels, batchIdx);
   optimizerStep(m, g, lr, o);
   return { loss: g.loss, correct: g.correct };
 }

@@ -10,10 +10,11 @@ import { checkResumable, checkWritable, writeCheckpoint, type Checkpoint } from 
 import { parseCheckpointEvery, parseWarmup, type TrainConfig } from './config.js';
 import { EarlyStopping } from './early-stopping.js';
 import { Engine, StepsFailed, type EvalStats, type StepStats } from './parallel/engine.js';
-import { Diverged, Stopped, UserError } from './util/errors.js';
+import { Diverged, UserError } from './util/errors.js';
 import { displayPath } from './util/files.js';
-import { dataPaths, head, holdOut, loadMnist, type Dataset } from './data/mnist.js';
-import { initParams, modelShape } from './model/model.js';
+import type { Dataset } from './data/dataset.js';
+import { loadDataset } from './sources.js';
+import { initParams } from './model/model.js';
 import { lrAt, type OptimizerSpec, type ScheduleSpec } from './model/optimizer.js';
 import { Rng, type RngState } from './util/rng.js';
 
@@ -41,12 +42,21 @@ export interface EpochRecord {
 
 export interface TrainResult {
   epochs: EpochRecord[];
-  /** The test set, on the weights returned. */
-  test: EvalStats;
+  /** The test set, on the weights returned; not evaluated when the run was aborted. */
+  test?: EvalStats;
   /** A copy of the weights the run returns: the best epoch's where early stopping kept one, else the last. */
   params: Float32Array;
-  /** Why the run ended ("validation loss no better for 5 epochs", or the last of --epochs), after which epoch, and which epoch's weights it returns. */
-  stop: { reason: string; epoch: number; bestEpoch?: number };
+  stop: {
+    /** Why the run ended: "validation loss no better for 5 epochs", "the last of --epochs 100", or "stopped by SIGINT at epoch 2, step 7 of 30; saved a checkpoint to run.ckpt". */
+    reason: string;
+    /** The last epoch trained through, and the one whose weights are returned where early stopping chose. */
+    epoch: number;
+    bestEpoch?: number;
+    /** The signal's reason, when the run was aborted through it. */
+    aborted?: string;
+    /** Where an aborted run saved, if it could: it resumes from there. */
+    checkpoint?: string;
+  };
 }
 
 /** A test evaluation inside the run (testEvery): for measuring time to accuracy. */
@@ -59,21 +69,6 @@ export interface TestPoint {
   seconds: number;
   testAcc: number;
   testLoss: number;
-}
-
-/** The training and test sets the settings name, with the validation set held out of the training set. */
-export async function loadDataset(cfg: TrainConfig): Promise<Dataset> {
-  const data = await loadMnist(dataPaths(cfg.dataDir, cfg));
-  return withValidation(cfg, { train: cfg.trainLimit ? head(data.train, cfg.trainLimit) : data.train, test: cfg.testLimit ? head(data.test, cfg.testLimit) : data.test });
-}
-
-/** `data` with cfg.valSplit of its training samples held out as the validation set (none for 0). */
-export function withValidation(cfg: TrainConfig, data: Dataset): Dataset {
-  const n = data.train.count;
-  const count = cfg.valSplit < 1 ? Math.round(cfg.valSplit * n) : cfg.valSplit;
-  if (count === 0) return { train: data.train, test: data.test };
-  if (count >= n) throw new UserError(`--val-split ${cfg.valSplit} leaves no training samples: the training set holds ${n}`, 2);
-  return { ...holdOut(data.train, count, cfg.seed), test: data.test };
 }
 
 export function batchSizeOf(cfg: TrainConfig, trainCount: number): number {
@@ -117,16 +112,16 @@ export interface TrainProgress {
 }
 
 export interface TrainOptions {
-  /** The data set, validation set included (see withValidation); loaded from the settings when not given. */
+  /** The data set, validation set included and normalised (see sources.ts prepare); loaded from the settings when not given. */
   data?: Dataset;
   /** Structured logs (a pino logger); silent when not given. */
   log?: Logger;
   /** Continue from this checkpoint instead of initialising; the settings must already hold its own (see cli/train.ts). */
   resume?: Checkpoint;
   /**
-   * Aborting it stops the run after the steps in flight with a checkpoint, and train throws
-   * Stopped; its reason (e.g. 'SIGINT') names the stop. Looked at after every call of steps
-   * and every epoch.
+   * Aborting it stops the run after the steps in flight: train saves a checkpoint and
+   * returns, with stop.aborted set to the signal's reason (e.g. 'SIGINT'). Looked at after
+   * every call of steps and every epoch.
    */
   signal?: AbortSignal;
   /** Where a run without a checkpoint setting saves when it stops early; without it, nothing is saved. */
@@ -163,7 +158,8 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
   const epochSamples = Math.min(n, steps * batch);
   const schedule = scheduleOf(cfg, steps);
   if (cfg.lrSchedule === 'one-cycle' && schedule.warmupSteps > 0) throw new UserError('--warmup does not apply to --lr-schedule one-cycle, which rises from lr/25 over its first 30% on its own', 2);
-  if (run.resume) checkResumable(run.resume, modelShape(cfg.hidden).sizes, n, batch);
+  const sizes = [data.train.features, ...cfg.hidden, data.classes];
+  if (run.resume) checkResumable(run.resume, sizes, data.input, n, batch);
   if (cfg.checkpoint) checkWritable(cfg.checkpoint);
   const every = parseCheckpointEvery(cfg.checkpointEvery) ?? { unit: 'end' };
   if (cfg.patience > 0 && !data.val) log.warn('early stopping needs a validation set (--val-split above 0); training all --epochs');
@@ -186,7 +182,7 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
     if (!params.every(Number.isFinite)) throw diverged(`after ${where(at)} the weights are no longer finite`);
     writeCheckpoint(path, {
       header: {
-        sizes: engine.shape.sizes, epoch: at.epoch, step: at.step, epochLossSum: at.lossSum, epochCorrect: at.correct,
+        sizes: engine.shape.sizes, input: data.input, epoch: at.epoch, step: at.step, epochLossSum: at.lossSum, epochCorrect: at.correct,
         trainCount: n, batchSize: batch, stepsDone: at.stepsDone, rng: at.rng,
         early: early?.state ?? { bestEpoch: 0, best: 0, badEpochs: 0 }, ...(finished && { finished }),
         config: { ...cfg }, savedAt: new Date().toISOString(),
@@ -198,34 +194,32 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
   };
   /** Stop at once on an exploded loss, before any save can store the weights behind it. */
   const vet = (meanLoss: number, what: string): void => {
-    if (!(meanLoss <= EXPLODED_LOSS)) throw diverged(`${what} is ${meanLoss.toPrecision(3)} per sample (a blind guess scores ln 10 = 2.3)`);
+    if (!(meanLoss <= EXPLODED_LOSS)) throw diverged(`${what} is ${meanLoss.toPrecision(3)} per sample (a blind guess scores ln ${data.classes} = ${Math.log(data.classes).toFixed(2)})`);
     if (pending && cfg.checkpoint) save(cfg.checkpoint, pending.at, pending.params, pending.state);
     pending = undefined;
   };
   const diverged = (what: string): Diverged =>
     new Diverged(
-      `training diverged: ${what}; the learning rate ${cfg.lr} is probably too high (try ${Number((cfg.lr / 10).toPrecision(3))} or lower); ` +
+      `training diverged: ${what}; the learning rate ${cfg.lr} is probably too high (try ${Number((cfg.lr / 10).toPrecision(3))} or lower)` +
+        (data.input.kind === 'floats' && !data.input.normalize ? ', or the features need scaling (--normalize standard)' : '') + '; ' +
         (lastSaved ? `kept the last good checkpoint ${lastSaved}` : 'no checkpoint was saved'),
     );
   /**
-   * Save where training stands (to the rescue path without a checkpoint setting) and say so.
-   * A stop asked for through the signal is no error (Stopped); a save that fails is said in
-   * the message, and the stop stays what it was.
+   * Save where training stands on the way out (to the rescue path without a checkpoint
+   * setting) and say what became of it; a save that fails is said, and the stop stays what it was.
    */
-  const stopWith = (stopped: string, at: Position, exitCode: number, reason?: string): UserError => {
-    const make = (message: string, checkpoint?: string): UserError =>
-      reason ? new Stopped(message, reason, checkpoint) : new UserError(message, exitCode, checkpoint);
+  const saveOnStop = (stopped: string, at: Position): { message: string; checkpoint?: string } => {
     const path = cfg.checkpoint ?? run.rescuePath;
-    if (path === undefined) return make(`${stopped} at ${where(at)}; no checkpoint was saved (no checkpoint path was set)`);
+    if (path === undefined) return { message: `${stopped} at ${where(at)}; no checkpoint was saved (no checkpoint path was set)` };
     let saved: string;
     try {
       saved = typeof path === 'string' ? path : path();
       save(saved, at);
     } catch (e) {
       if (!(e instanceof UserError) || e instanceof Diverged) throw e;
-      return make(`${stopped} at ${where(at)}; the checkpoint was not saved: ${e.message}`);
+      return { message: `${stopped} at ${where(at)}; the checkpoint was not saved: ${e.message}` };
     }
-    return make(`${stopped} at ${where(at)}; saved a checkpoint to ${displayPath(saved)}`, displayPath(saved));
+    return { message: `${stopped} at ${where(at)}; saved a checkpoint to ${displayPath(saved)}`, checkpoint: displayPath(saved) };
   };
   const stopRequested = (): string | undefined => (run.signal?.aborted ? String(run.signal.reason ?? 'abort') : undefined);
 
@@ -254,6 +248,7 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
     let clockMs = 0; // training time of the run: shuffles and steps, no evaluation
     const epochs: EpochRecord[] = [];
     let finished: string | undefined;
+    let aborted: string | undefined;
     while (at.epoch <= cfg.epochs && !early?.plateau) {
       const epoch = at.epoch;
       const t0 = performance.now();
@@ -268,7 +263,7 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
         const untilTest = testAfter.size > 0 ? Math.min(...[...testAfter].filter((t) => t > s)) - s : Infinity;
         return Math.min(run.stepsPerCall ?? Infinity, untilSave, untilTest);
       };
-      const afterCall = async (done: StepStats[]): Promise<void> => {
+      const afterCall = async (done: StepStats[]): Promise<boolean> => {
         for (const stats of done) {
           vet(stats.lossSum / stats.samples, `at epoch ${epoch}, step ${at.step + 1} the mean loss`);
           at = { ...at, step: at.step + 1, stepsDone: at.stepsDone + 1, lossSum: at.lossSum + stats.lossSum, correct: at.correct + stats.correct };
@@ -286,16 +281,18 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
           run.onTest?.({ epoch: epoch - 1 + at.step / steps, step: at.stepsDone, seconds, testAcc: test.accuracy, testLoss: test.loss });
           evalMs += performance.now() - e0;
         }
-        const reason = stopRequested();
-        if (reason) throw stopWith(`stopped by ${reason}`, at, 1, reason);
+        aborted = stopRequested();
+        return !aborted;
       };
       try {
         await engine.runSteps({ batch, from: firstStep, to: steps, end: n, lr: cfg.lr, step: at.stepsDone, callLimit }, afterCall);
       } catch (e) {
         // The engine gave up after retries; the failed step wrote only the copy it did not read, so the weights are those of the completed steps.
-        if (e instanceof StepsFailed) throw stopWith(`${e.message}; stopped`, at, e.exitCode);
-        throw e;
+        if (!(e instanceof StepsFailed)) throw e;
+        const { message, checkpoint } = saveOnStop(`${e.message}; stopped`, at);
+        throw new UserError(message, e.exitCode, checkpoint);
       }
+      if (aborted) break;
       const seconds = (performance.now() - t0 - evalMs) / 1000;
       clockMs += 1000 * seconds;
       const trained = epochSamples - Math.min(epochSamples, firstStep * batch);
@@ -321,15 +318,19 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
       at = { ...at, epoch: epoch + 1, step: 0, lossSum: 0, correct: 0, rng: rng.state() };
       finished = early?.plateau ? early.reason : at.epoch > cfg.epochs ? `the last of --epochs ${cfg.epochs}` : undefined;
       if (cfg.checkpoint && (finished || (every.unit === 'epochs' && epoch % every.count === 0))) save(cfg.checkpoint, at, engine.params, engine.state, finished);
-      const reason = stopRequested();
-      if (reason && !finished) throw stopWith(`stopped by ${reason}`, at, 1, reason);
+      if (!finished) aborted = stopRequested();
+      if (aborted) break;
+    }
+    const best = early && { bestEpoch: early.state.bestEpoch };
+    if (aborted) {
+      const { message, checkpoint } = saveOnStop(`stopped by ${aborted}`, at);
+      return { epochs, params: (early?.bestParams ?? engine.params).slice(), stop: { reason: message, epoch: at.epoch - 1, ...best, aborted, checkpoint } };
     }
     // Early stopping returns the best epoch's weights; the checkpoint keeps them beside the last ones, which a longer run would go on from.
     if (early?.bestParams) engine.params.set(early.bestParams);
-    const lastEpoch = at.epoch - 1;
     return {
       epochs, test: await engine.evaluate('test'), params: engine.params.slice(),
-      stop: { reason: finished ?? (early?.plateau ? early.reason : `the last of --epochs ${cfg.epochs}`), epoch: lastEpoch, ...(early && { bestEpoch: early.state.bestEpoch }) },
+      stop: { reason: finished ?? (early?.plateau ? early.reason : `the last of --epochs ${cfg.epochs}`), epoch: at.epoch - 1, ...best },
     };
   } finally {
     await engine.close();

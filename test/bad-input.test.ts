@@ -27,7 +27,7 @@ describe('bad data files', () => {
     ['a truncated IDX file', () => file('trunc-idx', images.subarray(0, images.length - 100)), /trunc-idx: truncated: header promises 320x28x28 = 250880 bytes of data, file has 250780/],
     ['an IDX file with a bad magic number', () => file('magic-idx', Buffer.concat([Buffer.from([1, 2, 8, 3]), images.subarray(4)])), /bad IDX magic number/],
     ['a file that is not IDX at all', () => file('text-idx', 'hello world, not pixels'), /not an IDX file/],
-    ['images of the wrong shape', () => file('shape-idx', encodeIdx([10, 20, 20], new Uint8Array(4000))), /expected images of shape Nx28x28, found 10x20x20/],
+    ['images of another shape than the test images', () => file('shape-idx', encodeIdx([320, 20, 20], new Uint8Array(320 * 400))), /t10k-images-idx3-ubyte holds 28x28 unsigned-byte values but .*shape-idx holds 20x20 unsigned-byte values: the test set must match the training set/],
   ])('refuses %s', async (_, make, message) => {
     expectOneLineError(await runCli([...trainArgs, '--train-images', make()]), message);
   });
@@ -37,9 +37,9 @@ describe('bad data files', () => {
     expectOneLineError(await runCli([...trainArgs, '--train-labels', labels]), /image\/label count mismatch: .* has 320 images, .*labels-idx has 319 labels/);
   });
 
-  it('refuses a label that is not a digit', async () => {
+  it('refuses a label outside the classes given', async () => {
     const labels = file('label10-idx', encodeIdx([320], new Uint8Array(320).fill(10)));
-    expectOneLineError(await runCli([...trainArgs, '--train-labels', labels]), /label 10 at index 0 is not a digit 0-9/);
+    expectOneLineError(await runCli([...trainArgs, '--classes', '10', '--train-labels', labels]), /label10-idx: label 10 at index 0 is not one of the 10 classes \(0-9\)/);
   });
 });
 

@@ -9,9 +9,11 @@ import {
 import { DEFAULTS, parseCheckpointEvery, resolveConfig } from '../src/config.js';
 import { UserError } from '../src/util/errors.js';
 import { modelShape } from '../src/model/model.js';
+import type { InputSpec } from '../src/data/dataset.js';
 import { tempDir } from './synthetic.js';
 
-const shape = modelShape([8, 4]);
+const shape = modelShape([784, 8, 4, 10]);
+const MNIST: InputSpec = { kind: 'pixels', shape: [28, 28] };
 
 /** A checkpoint of Adam (two slots of state) with a best epoch kept. */
 function sample(): Omit<Checkpoint, 'path'> {
@@ -20,7 +22,7 @@ function sample(): Omit<Checkpoint, 'path'> {
   const state = new Float32Array(2 * shape.paramCount).map((_, i) => Math.cos(i) * 1e-4);
   const best = params.map((v) => v + 1e-6);
   const header: CheckpointHeader = {
-    sizes: shape.sizes, epoch: 2, step: 7, epochLossSum: 12.25, epochCorrect: 90, trainCount: 480, batchSize: 16, stepsDone: 37,
+    sizes: shape.sizes, input: { kind: 'pixels', shape: [28, 28] }, epoch: 2, step: 7, epochLossSum: 12.25, epochCorrect: 90, trainCount: 480, batchSize: 16, stepsDone: 37,
     rng: [1, 2, 3, 0xffffffff], early: { bestEpoch: 1, best: 0.31, badEpochs: 0 }, config: { ...DEFAULTS, hidden: [8, 4], optimizer: 'adam' },
     savedAt: '2025-01-01T00:00:00.000Z',
   };
@@ -70,6 +72,7 @@ describe('checkpoint format', () => {
       [Buffer.concat([good, Buffer.from([0])]), /corrupt checkpoint \(1 unexpected bytes at the end\)/],
       [damaged((b) => void (b[b.length - 50] ^= 0x10)), /corrupt checkpoint \(checksum mismatch\)/],
       [damaged((b) => void (b[20] ^= 0x01)), /corrupt checkpoint/],
+      [encodeCheckpoint({ ...sample(), header: { ...sample().header, input: { kind: 'pixels', shape: [14, 14] } } }), /its input of shape 14x14 does not fit layer sizes 784-8-4-10/],
     ];
     for (const [bytes, message] of cases) {
       expect(() => decode(bytes)).toThrow(UserError);
@@ -84,11 +87,14 @@ describe('checkpoint format', () => {
   it('refuses to resume with other layer sizes, or mid-epoch with other batches', () => {
     const ckpt = { path: 'x.ckpt', ...sample() };
     const { header } = ckpt;
-    expect(() => checkResumable(ckpt, modelShape([8, 4]).sizes, 480, 16)).not.toThrow();
-    expect(() => checkResumable(ckpt, modelShape([16]).sizes, 480, 16)).toThrow(/holds a 784-8-4-10 network but the settings ask for 784-16-10/);
-    expect(() => checkResumable(ckpt, shape.sizes, 480, 32)).toThrow(/stopped mid-epoch \(step 7\) .* batches of 16.* batches of 32/);
+    expect(() => checkResumable(ckpt, [784, 8, 4, 10], MNIST, 480, 16)).not.toThrow();
+    expect(() => checkResumable(ckpt, [784, 16, 10], MNIST, 480, 16)).toThrow(/holds a 784-8-4-10 network but the settings ask for 784-16-10/);
+    expect(() => checkResumable(ckpt, shape.sizes, MNIST, 480, 32)).toThrow(/stopped mid-epoch \(step 7\) .* batches of 16.* batches of 32/);
+    expect(() => checkResumable(ckpt, [784, 8, 4, 10], { kind: 'pixels', shape: [14, 56] }, 480, 16)).toThrow(
+      /x\.ckpt was trained on 28x28 unsigned-byte values but the data holds 14x56 unsigned-byte values/,
+    );
     // At an epoch boundary nothing refers to the old batches.
-    expect(() => checkResumable({ ...ckpt, header: { ...header, step: 0 } }, shape.sizes, 100, 32)).not.toThrow();
+    expect(() => checkResumable({ ...ckpt, header: { ...header, step: 0 } }, shape.sizes, MNIST, 100, 32)).not.toThrow();
   });
 });
 

@@ -3,30 +3,30 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/config.js';
 import { EarlyStopping } from '../src/early-stopping.js';
-import { withValidation } from '../src/train.js';
+import type { Split } from '../src/data/dataset.js';
+import { prepare } from '../src/sources.js';
 import { expectOneLineError, runCli, syntheticData, tempDir, writeDataDir } from './synthetic.js';
 
 describe('the validation set', () => {
   const data = syntheticData(600, 60);
-  const key = (images: Uint8Array, i: number): string => images.subarray(i * 784, (i + 1) * 784).join();
-  const keys = (s: { images: Uint8Array; count: number }): string[] => Array.from({ length: s.count }, (_, i) => key(s.images, i));
+  const keys = (s: Split): string[] => Array.from({ length: s.count }, (_, i) => s.x.subarray(i * 784, (i + 1) * 784).join());
 
   it('is chosen by the seed, never overlaps the training samples, and together they are the training set', () => {
-    const a = withValidation({ ...DEFAULTS, valSplit: 50, seed: 1 }, data);
+    const a = prepare({ ...DEFAULTS, valSplit: 50, seed: 1 }, data);
     expect([a.train.count, a.val!.count]).toEqual([550, 50]);
     expect([...keys(a.train), ...keys(a.val!)].sort()).toEqual(keys(data.train).sort());
     const trainSet = new Set(keys(a.train));
     expect(keys(a.val!).some((k) => trainSet.has(k))).toBe(false);
-    expect(keys(withValidation({ ...DEFAULTS, valSplit: 50, seed: 1 }, data).val!)).toEqual(keys(a.val!));
-    expect(keys(withValidation({ ...DEFAULTS, valSplit: 50, seed: 2 }, data).val!)).not.toEqual(keys(a.val!));
+    expect(keys(prepare({ ...DEFAULTS, valSplit: 50, seed: 1 }, data).val!)).toEqual(keys(a.val!));
+    expect(keys(prepare({ ...DEFAULTS, valSplit: 50, seed: 2 }, data).val!)).not.toEqual(keys(a.val!));
     expect(a.test).toBe(data.test); // the test set is left alone
   });
 
   it('takes a count or a fraction; 0 holds none out; what leaves no training sample is refused', () => {
-    expect(withValidation({ ...DEFAULTS, valSplit: 0.1 }, data).val!.count).toBe(60);
-    expect(withValidation({ ...DEFAULTS }, data).val!.count).toBe(50); // a twelfth, as 5,000 of MNIST's 60,000
-    expect(withValidation({ ...DEFAULTS, valSplit: 0 }, data).val).toBeUndefined();
-    expect(() => withValidation({ ...DEFAULTS, valSplit: 600 }, data)).toThrow(/--val-split 600 leaves no training samples: the training set holds 600/);
+    expect(prepare({ ...DEFAULTS, valSplit: 0.1 }, data).val!.count).toBe(60);
+    expect(prepare({ ...DEFAULTS }, data).val!.count).toBe(50); // a twelfth, as 5,000 of MNIST's 60,000
+    expect(prepare({ ...DEFAULTS, valSplit: 0 }, data).val).toBeUndefined();
+    expect(() => prepare({ ...DEFAULTS, valSplit: 600 }, data)).toThrow(/--val-split 600 leaves no training samples: the training set holds 600/);
   });
 });
 

@@ -2,13 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { planArena } from '../src/parallel/arena.js';
 import { TsKernels } from '../src/kernels/kernels.js';
-import { IMAGE_SIZE } from '../src/data/mnist.js';
+import { emptySplit, type Split } from '../src/data/dataset.js';
 import { initParams, modelShape } from '../src/model/model.js';
 import { gradientSum, makeNet, softmaxCrossEntropy, type Net } from '../src/parallel/pass.js';
 import { Rng } from '../src/util/rng.js';
 
-function smallNet(): { net: Net; split: { images: Uint8Array; labels: Uint8Array; count: number }; order: Int32Array } {
-  const shape = modelShape([6, 5]);
+/** A 20-6-5-3 net (inputs of 4x5 pixels, or 20 floats) on 7 samples. */
+function smallNet(kind: 'pixels' | 'floats'): { net: Net; split: Split; order: Int32Array } {
+  const shape = modelShape([20, 6, 5, 3]);
   const plan = planArena(shape, 1, 4); // chunks of 4 < 7 samples: exercises the sums carried between chunks
   const f = new Float64Array(plan.bytes / 4); // plan offsets count elements, whatever their width
   const rng = new Rng(7);
@@ -16,17 +17,17 @@ function smallNet(): { net: Net; split: { images: Uint8Array; labels: Uint8Array
   // Non-zero biases so their gradients are tested away from the symmetric start.
   for (const L of shape.layers) for (let j = 0; j < L.outDim; j++) f[plan.copies[0] + L.b + j] = 0.1 * rng.normal();
   const count = 7;
-  const images = new Uint8Array(count * IMAGE_SIZE);
-  // MNIST-like: mostly zeros, some bright pixels.
-  for (let i = 0; i < images.length; i++) images[i] = rng.uniform() < 0.2 ? rng.below(256) : 0;
-  const labels = Uint8Array.from({ length: count }, (_, i) => i % 10);
+  const split = emptySplit(kind, count, 20);
+  // MNIST-like pixels: mostly zeros, some bright; floats of either sign.
+  for (let i = 0; i < split.x.length; i++) split.x[i] = kind === 'pixels' ? (rng.uniform() < 0.2 ? rng.below(256) : 0) : 2 * rng.normal();
+  split.labels.set(Array.from({ length: count }, (_, i) => i % 3));
   const order = Int32Array.from({ length: count }, (_, i) => i);
-  return { net: makeNet(shape, plan, new TsKernels(f), f, 0), split: { images, labels, count }, order };
+  return { net: makeNet(shape, plan, new TsKernels(f), f, 0, kind === 'pixels'), split, order };
 }
 
 describe('backward pass', () => {
-  it('matches central finite differences (relative error < 1e-5)', () => {
-    const { net, split, order } = smallNet();
+  it.each(['pixels', 'floats'] as const)('matches central finite differences on %s (relative error < 1e-5)', (kind) => {
+    const { net, split, order } = smallNet(kind);
     const { f, plan, shape } = net;
     const loss = () => gradientSum(net, split, order, 0, split.count).lossSum;
     loss();
@@ -50,7 +51,7 @@ describe('backward pass', () => {
         checked++;
       }
     }
-    expect(checked).toBeGreaterThan(100);
+    expect(checked).toBeGreaterThan(80);
     // Not vacuous: most of the checked gradients are non-zero.
     expect(analytic.filter((g) => g !== 0).length).toBeGreaterThan(shape.paramCount / 10);
   });
@@ -61,7 +62,7 @@ describe('softmax cross-entropy', () => {
     const f = new Float32Array(40);
     f.set([1000, -1000, 0, 999, -999, 1000, 1000, -1000, 500, -500], 0);
     f.set([-1000, -1000, -1000, -1000, -1000, -1000, -1000, -1000, -1000, 1000], 10);
-    const { lossSum, correct } = softmaxCrossEntropy(f, 0, 20, Uint8Array.of(3, 9), 2, new Uint8Array(2), new Float64Array(2), 0);
+    const { lossSum, correct } = softmaxCrossEntropy(f, 0, 20, 10, Uint8Array.of(3, 9), 2, new Uint8Array(2), new Float64Array(2), 0);
     expect(Number.isFinite(lossSum)).toBe(true);
     // Sample 0: true class 3 is 1 below the max (1000, three times): loss = log(3 + e^-1) + 1; sample 1 is ~0.
     expect(lossSum).toBeCloseTo(Math.log(3 + Math.exp(-1)) + 1, 4);

@@ -9,8 +9,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeCheckpoint, readCheckpoint, writeCheckpoint } from '../src/model/checkpoint.js';
 import { DEFAULTS } from '../src/config.js';
 import { encodeIdx } from '../src/data/idx.js';
-import { dataPaths, head, loadMnist } from '../src/data/mnist.js';
+import { head, loadMnist } from '../src/data/dataset.js';
 import { train } from '../src/train.js';
+import { pngOf } from './png.js';
 import { expectOneLineError, runCli, syntheticData, tempDir, writeDataDir, type CliResult } from './synthetic.js';
 
 const data = syntheticData(320, 80);
@@ -200,11 +201,11 @@ describe('stopping', () => {
 
 describe('the short last batch (--drop-last)', () => {
   it('with --drop-last the result no longer swings on N mod batch; without it, the last step takes the leftover samples', async () => {
-    const mnist = await loadMnist(dataPaths(undefined));
+    const mnist = await loadMnist();
     const accuracy = async (n: number, dropLast: boolean): Promise<number> => {
-      const result = await train({ ...DEFAULTS, patience: 0, epochs: 1, dropLast }, { data: { train: head(mnist.train, n), test: head(mnist.test, 2000) } });
+      const result = await train({ ...DEFAULTS, patience: 0, epochs: 1, dropLast }, { data: { ...mnist, train: head(mnist.train, n), test: head(mnist.test, 2000) } });
       expect(result.epochs[0].steps).toBe(dropLast ? Math.floor(n / 64) : Math.ceil(n / 64));
-      return result.test.accuracy;
+      return result.test!.accuracy;
     };
     const dropped = await Promise.all([4992, 5000, 5010].map((n) => accuracy(n, true)));
     expect(Math.max(...dropped) - Math.min(...dropped)).toBeLessThan(0.03);
@@ -226,17 +227,17 @@ describe('predict', () => {
     expect(r.code).toBe(1);
     expect(r.stdout.trim().split('\n')).toHaveLength(80);
     expect(r.stderr.trim().split('\n')).toEqual([
-      `threadgrad: error: ${jpeg} is a JPEG image; predict reads 28x28 PNG images or IDX image files: convert it to an 8-bit PNG`,
-      `threadgrad: error: cannot read image file ${join(dir, 'missing.png')}: ENOENT`,
-      `threadgrad: error: ${gif} is a GIF image; predict reads 28x28 PNG images or IDX image files: convert it to an 8-bit PNG`,
-      `threadgrad: error: ${bmp} is a BMP image; predict reads 28x28 PNG images or IDX image files: convert it to an 8-bit PNG`,
-      `threadgrad: error: ${empty} is empty; predict reads 28x28 PNG images or IDX image files`,
+      `threadgrad: error: ${jpeg} is a JPEG image; this model reads 28x28 PNG images or IDX files of N x 28x28 unsigned bytes: convert it to an 8-bit PNG`,
+      `threadgrad: error: cannot read input file ${join(dir, 'missing.png')}: ENOENT`,
+      `threadgrad: error: ${gif} is a GIF image; this model reads 28x28 PNG images or IDX files of N x 28x28 unsigned bytes: convert it to an 8-bit PNG`,
+      `threadgrad: error: ${bmp} is a BMP image; this model reads 28x28 PNG images or IDX files of N x 28x28 unsigned bytes: convert it to an 8-bit PNG`,
+      `threadgrad: error: ${empty} is empty; this model reads 28x28 PNG images or IDX files of N x 28x28 unsigned bytes`,
     ]);
   });
 
   it('refuses a PNG that declares a huge image from its header, without inflating it', async () => {
     const r = await runCli(['predict', '--checkpoint', good, file('huge.png', pngDeclaring(20000, 20000))]);
-    expectOneLineError(r, /huge\.png is 20000x20000 pixels; predict needs 28x28 images/);
+    expectOneLineError(r, /huge\.png is 20000x20000 pixels; the model takes 28x28 images/);
   });
 
   it('stops quietly when the reader of its output has seen enough (| head -1)', async () => {
@@ -248,28 +249,11 @@ describe('predict', () => {
 
 /** A grayscale PNG whose header says width x height, with a small, highly compressed body. */
 function pngDeclaring(width: number, height: number): Buffer {
-  const chunk = (type: string, body: Buffer): Buffer => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(body.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([Buffer.from(type, 'latin1'), body])));
-    return Buffer.concat([length, Buffer.from(type, 'latin1'), body, crc]);
-  };
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth; colour type 0 (gray), no interlace
-  const body = deflateSync(Buffer.alloc(4 * 2 ** 20), { level: 9 });
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', body), chunk('IEND', Buffer.alloc(0))]);
-}
-
-function crc32(bytes: Buffer): number {
-  let c = ~0;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
+  return pngOf(ihdr, deflateSync(Buffer.alloc(4 * 2 ** 20), { level: 9 }));
 }
 
 describe('messages', () => {

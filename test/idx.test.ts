@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { encodeIdx, parseIdx, readIdx } from '../src/data/idx.js';
-import { dataPaths, loadMnist, loadSplit } from '../src/data/mnist.js';
+import { loadIdxSplit, loadMnist } from '../src/data/dataset.js';
 import { UserError } from '../src/util/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'threadgrad-idx-'));
@@ -34,6 +34,17 @@ describe('IDX reader', () => {
     }
   });
 
+  it('reads big-endian float32 data, any value bit for bit, into shared memory', () => {
+    const values = Float32Array.of(0, -0, 1.5, -3.25e-7, 65504, Math.fround(Math.PI), 1e-45);
+    const { dims, data } = parseIdx(encodeIdx([7], values));
+    expect(dims).toEqual([7]);
+    expect(data).toBeInstanceOf(Float32Array);
+    expect(Buffer.from(data.buffer).equals(Buffer.from(values.buffer))).toBe(true);
+    expect(data.buffer).toBeInstanceOf(SharedArrayBuffer);
+    // The file is big-endian whatever the host: 1.5 is 3f c0 00 00.
+    expect([...encodeIdx([1], Float32Array.of(1.5)).subarray(8)]).toEqual([0x3f, 0xc0, 0, 0]);
+  });
+
   it('rejects a bad magic number', () => {
     const bytes = encodeIdx([2, 28, 28], pixels);
     bytes[0] = 0x50; // e.g. a PNG or text file
@@ -42,8 +53,8 @@ describe('IDX reader', () => {
 
   it('rejects an unsupported element type', () => {
     const bytes = encodeIdx([2, 28, 28], pixels);
-    bytes[2] = 0x0d; // float32 data
-    expect(() => parseIdx(bytes)).toThrow(/element type 0xd is not supported/);
+    bytes[2] = 0x0e; // float64 data
+    expect(() => parseIdx(bytes)).toThrow(/element type 0xe is not supported \(only unsigned bytes, 0x08, and float32, 0x0d\)/);
   });
 
   it('rejects a truncated file, saying how much is missing', () => {
@@ -91,26 +102,32 @@ describe('IDX reader', () => {
   });
 });
 
-describe('MNIST splits', () => {
-  it('rejects an image/label count mismatch and labels outside 0-9', async () => {
+describe('IDX splits', () => {
+  it('takes images of any size and vectors of bytes or floats; rejects a count mismatch and label files of another shape', async () => {
+    const labels = file('l2', encodeIdx([2], Uint8Array.from([1, 2])));
     const images = file('i', encodeIdx([2, 28, 28], pixels));
+    expect((await loadIdxSplit(images, labels)).input).toEqual({ kind: 'pixels', shape: [28, 28] });
+    const wide = await loadIdxSplit(file('w', encodeIdx([2, 14, 56], pixels)), labels);
+    expect([wide.input, wide.split.features, wide.split.count]).toEqual([{ kind: 'pixels', shape: [14, 56] }, 784, 2]);
+    const floats = await loadIdxSplit(file('f', encodeIdx([2, 3], Float32Array.of(1, 2, 3, 4, 5, 6))), labels);
+    expect(floats.input).toEqual({ kind: 'floats', shape: [3] });
+    expect(floats.split.x).toEqual(Float32Array.of(1, 2, 3, 4, 5, 6));
     const threeLabels = file('l3', encodeIdx([3], Uint8Array.from([1, 2, 3])));
-    await expect(loadSplit(images, threeLabels)).rejects.toThrow(/count mismatch: .* 2 images, .* 3 labels/);
-    const badLabel = file('lbad', encodeIdx([2], Uint8Array.from([1, 12])));
-    await expect(loadSplit(images, badLabel)).rejects.toThrow(/label 12 at index 1 is not a digit/);
-    const wrongShape = file('i2', encodeIdx([2, 784], pixels));
-    await expect(loadSplit(wrongShape, file('l2', encodeIdx([2], Uint8Array.from([1, 2]))))).rejects.toThrow(/expected images of shape Nx28x28/);
+    await expect(loadIdxSplit(images, threeLabels)).rejects.toThrow(/count mismatch: .* 2 images, .* 3 labels/);
+    await expect(loadIdxSplit(images, file('lf', encodeIdx([2], Float32Array.of(1, 2))))).rejects.toThrow(/lf: expected a 1-dimensional file of unsigned-byte labels/);
+    await expect(loadIdxSplit(labels, labels)).rejects.toThrow(/l2: expected samples of shape N x h x w or N x features, found 2/);
   });
 
   it('rejects a set with no images, which would "train" to a meaningless accuracy', async () => {
     const none = file('none', encodeIdx([0, 28, 28], new Uint8Array(0)));
-    await expect(loadSplit(none, file('l0', encodeIdx([0], new Uint8Array(0))))).rejects.toThrow(/none holds no images/);
+    await expect(loadIdxSplit(none, file('l0', encodeIdx([0], new Uint8Array(0))))).rejects.toThrow(/none holds no images/);
   });
 
   it('loads the bundled MNIST: 60,000 + 10,000 images with every digit present', async () => {
-    const { train, test } = await loadMnist(dataPaths(undefined));
-    expect([train.count, test.count]).toEqual([60_000, 10_000]);
-    expect(train.images.length).toBe(60_000 * 784);
+    const { train, test, classes, input } = await loadMnist();
+    expect([train.count, test.count, classes]).toEqual([60_000, 10_000, 10]);
+    expect(input).toEqual({ kind: 'pixels', shape: [28, 28] });
+    expect(train.x.length).toBe(60_000 * 784);
     expect(new Set(test.labels).size).toBe(10);
   });
 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../src/parallel/engine.js';
 import { kernelsWasmFile, loadKernels } from '../src/kernels/load.js';
 import { ACCUMULATE, APPLY, APPLY_AND_CLEAR, TsKernels, updateRowsScratch, type Kernels, type UpdateMode } from '../src/kernels/kernels.js';
-import { IMAGE_SIZE, dataPaths, head, loadMnist } from '../src/data/mnist.js';
+import { head, loadMnist } from '../src/data/dataset.js';
 import { initParams } from '../src/model/model.js';
 import type { KernelKind } from '../src/kernels/kernels.js';
 import { Rng } from '../src/util/rng.js';
@@ -346,12 +346,13 @@ describe('the update rules in the kernels', () => {
 });
 
 describe('gatherPixels', () => {
-  it('scales the images named by an address table to exactly x / 255, four at a time and a last one, zero runs too', async () => {
+  // 784: whole blocks of 16 values; 20 and 7 (4x5 and 7x1 images) end rows in a tail, 7 on no 4-byte boundary.
+  it.each([784, 20, 7])('scales images of %i values named by an address table to exactly x / 255, four at a time and a last one, zero runs too', async (IMAGE_SIZE) => {
     const n = 5;
     const layout = new Layout();
     const out = layout.take(n * IMAGE_SIZE);
     const table = layout.take(n);
-    const bytesAt = layout.take((7 * IMAGE_SIZE) / 4);
+    const bytesAt = layout.take(Math.ceil((7 * IMAGE_SIZE) / 4));
     const { f, wasm } = await layout.build();
     const pixels = new Uint8Array(f.buffer, bytesAt * 4, 7 * IMAGE_SIZE);
     const rng = new Rng(29);
@@ -360,9 +361,9 @@ describe('gatherPixels', () => {
     const addresses = new Uint32Array(f.buffer, table * 4, n);
     images.forEach((img, r) => (addresses[r] = pixels.byteOffset + img * IMAGE_SIZE));
     const ts = new TsKernels(f.slice());
-    wasm.gatherPixels(out, pixels, table, n);
+    wasm.gatherPixels(out, pixels, table, n, IMAGE_SIZE);
     // TsKernels reads the bytes at the same addresses of its own copy of the arena.
-    ts.gatherPixels(out, new Uint8Array(ts.f.buffer), table, n);
+    ts.gatherPixels(out, new Uint8Array(ts.f.buffer), table, n, IMAGE_SIZE);
     for (let r = 0; r < n; r++) {
       for (let i = 0; i < IMAGE_SIZE; i++) {
         const want = Math.fround(pixels[images[r] * IMAGE_SIZE + i] / 255);
@@ -372,7 +373,7 @@ describe('gatherPixels', () => {
       }
     }
     expect(f[out + n * IMAGE_SIZE]).toBe(SENTINEL); // nothing written past the last row
-    expect(() => wasm.gatherPixels(out, new Uint8Array(4), table, n)).toThrow(/only from the arena/);
+    expect(() => wasm.gatherPixels(out, new Uint8Array(4), table, n, IMAGE_SIZE)).toThrow(/only from the arena/);
   });
 });
 
@@ -391,8 +392,8 @@ describe('wasm kernel module', () => {
 
 describe('wasm kernels in the worker pool', () => {
   it('train the same weights as the ts kernels over 10 steps on 2 workers', async () => {
-    const mnist = await loadMnist(dataPaths(undefined));
-    const data = { train: head(mnist.train, 640), test: head(mnist.test, 10) };
+    const mnist = await loadMnist();
+    const data = { ...mnist, train: head(mnist.train, 640), test: head(mnist.test, 10) };
     const train = async (kernels: KernelKind): Promise<{ before: Float32Array; after: Float32Array }> => {
       const engine = new Engine({ data, hidden: [128, 64], workers: 2, kernels, chunk: 16 });
       try {

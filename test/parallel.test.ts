@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULTS, type TrainConfig } from '../src/config.js';
 import { syntheticData } from './synthetic.js';
 import { Engine } from '../src/parallel/engine.js';
-import { dataPaths, head, loadMnist } from '../src/data/mnist.js';
+import { head, loadMnist } from '../src/data/dataset.js';
 import { initParams, modelShape } from '../src/model/model.js';
 import { forwardBackward, makeNet, rowBlocks, updateWeights } from '../src/parallel/pass.js';
 import { allocateArena, planArena, splitInArena } from '../src/parallel/arena.js';
@@ -17,8 +17,8 @@ import { train } from '../src/train.js';
 import { SPIN_TOTAL, Shares, barrierPolls, controlWords, sampleCounter, shareOf } from '../src/parallel/protocol.js';
 import type { KernelKind } from '../src/kernels/kernels.js';
 
-const mnist = await loadMnist(dataPaths(undefined));
-const small = { train: head(mnist.train, 2000), test: head(mnist.test, 500) };
+const mnist = await loadMnist();
+const small = { ...mnist, train: head(mnist.train, 2000), test: head(mnist.test, 500) };
 const engines: Engine[] = [];
 afterAll(() => Promise.all(engines.map((e) => e.close())));
 
@@ -104,7 +104,7 @@ describe('the two copies of the weights', () => {
     // One call, so one command: within it, a row no step touches is copied only while its copies differ.
     await engine.steps(0, batch, steps * batch, steps, lr);
 
-    const plan = planArena(engine.shape, 1, chunk, small.train.images.length);
+    const plan = planArena(engine.shape, 1, chunk, small.train.x.length);
     const memory = allocateArena(plan);
     const f = new Float32Array(memory.buffer);
     const net = makeNet(engine.shape, plan, await loadKernels(kernels, memory, f), f, 0);
@@ -207,13 +207,13 @@ describe('polls at a barrier', () => {
 
 describe('learning', () => {
   it('a fixed-seed epoch on 10,000 training samples exceeds 90% test accuracy', async () => {
-    const data = { train: head(mnist.train, 10_000), test: mnist.test };
+    const data = { ...mnist, train: head(mnist.train, 10_000) };
     // Batch 16 gives 625 updates in the one pass; at the default 64 (157 updates) it lands near 88%.
     const cfg = { ...DEFAULTS, patience: 0, epochs: 1, batchSize: 16, workers: 2, seed: 1 };
     const result = await train(cfg, { data });
     expect(result.epochs).toHaveLength(1);
-    expect(result.test.accuracy).toBeGreaterThan(0.9);
+    expect(result.test!.accuracy).toBeGreaterThan(0.9);
     // The confusion matrix counts every test image once.
-    expect(result.test.confusion.reduce((a, b) => a + b, 0)).toBe(10_000);
+    expect(result.test!.confusion.reduce((a, b) => a + b, 0)).toBe(10_000);
   });
 });

@@ -2,60 +2,14 @@
 // and predict's own forward pass agrees with the worker pool's evaluation image by image.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/config.js';
 import { UserError } from '../src/util/errors.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { decodePng } from '../src/data/png.js';
 import { train } from '../src/train.js';
+import { encodePng, widen } from './png.js';
 import { expectOneLineError, runCli, syntheticData, tempDir, writeDataDir } from './synthetic.js';
-
-const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
-
-/** A PNG writer for the tests, straight from the spec; row y uses filter rowFilter(y). */
-function encodePng(width: number, height: number, colorType: number, samples: Uint8Array, rowFilter: (y: number) => number = () => 0, bitDepth = 8, interlace = 0): Buffer {
-  const bpp = CHANNELS[colorType] ?? 1;
-  const stride = width * bpp;
-  const raw = Buffer.alloc(height * (stride + 1));
-  for (let y = 0; y < height; y++) {
-    const filter = rowFilter(y);
-    raw[y * (stride + 1)] = filter;
-    for (let x = 0; x < stride; x++) {
-      const at = (yy: number, xx: number): number => (yy >= 0 && xx >= 0 ? samples[yy * stride + xx] : 0);
-      const a = at(y, x - bpp);
-      const b = at(y - 1, x);
-      const c = at(y - 1, x - bpp);
-      const p = a + b - c;
-      const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
-      const predictor = [0, a, b, (a + b) >> 1, paeth][filter];
-      raw[y * (stride + 1) + 1 + x] = (samples[y * stride + x] - predictor) & 0xff;
-    }
-  }
-  const chunk = (type: string, body: Buffer): Buffer => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(body.length, 0);
-    head.write(type, 4, 'latin1');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), body])));
-    return Buffer.concat([head, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([bitDepth, colorType, 0, 0, interlace], 8);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
-/** Repeat each gray value over the channels of a colour type, with the given alpha. */
-function widen(gray: Uint8Array, colorType: number, alpha = 255): Uint8Array {
-  const out: number[] = [];
-  for (const v of gray) out.push(...({ 0: [v], 2: [v, v, v], 4: [v, alpha], 6: [v, v, v, alpha] } as Record<number, number[]>)[colorType]);
-  return Uint8Array.from(out);
-}
 
 const noise = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 97 + ((i * i) % 13) * 31) & 0xff);
 
@@ -97,7 +51,7 @@ describe('eval and predict', () => {
   const dir = writeDataDir(tempDir(), data);
   const ckpt = join(dir, 'model.ckpt');
   const testImages = join(dir, 't10k-images-idx3-ubyte');
-  const image0 = data.test.images.slice(0, 784);
+  const image0 = (data.test.x as Uint8Array).slice(0, 784);
 
   beforeAll(async () => {
     await train({ ...DEFAULTS, patience: 0, dataDir: dir, hidden: [32, 16], epochs: 1, batchSize: 32, checkpoint: ckpt }, { data });
@@ -144,8 +98,8 @@ describe('eval and predict', () => {
   });
 
   it.each([
-    ['a PNG of another size', () => encodePng(32, 20, 0, noise(640)), /wrong\.img is 32x20 pixels; predict needs 28x28 images/],
-    ['IDX data of another shape', () => encodeIdx([3, 10, 10], new Uint8Array(300)), /wrong\.img holds IDX data of shape 3x10x10; predict needs Nx28x28 images/],
+    ['a PNG of another size', () => encodePng(32, 20, 0, noise(640)), /wrong\.img is 32x20 pixels; the model takes 28x28 images/],
+    ['IDX data of another shape', () => encodeIdx([3, 10, 10], new Uint8Array(300)), /wrong\.img holds IDX data of shape 3x10x10 unsigned-byte values; the model takes 28x28 PNG images or IDX files of N x 28x28 unsigned bytes/],
     ['a corrupt PNG', () => { const b = encodePng(28, 28, 0, image0); b[50] ^= 1; return b; }, /wrong\.img: corrupt PNG/],
   ])('predict refuses %s', async (_, make, message) => {
     writeFileSync(join(dir, 'wrong.img'), make());

@@ -3,17 +3,29 @@
 // against central finite differences, so that the oracle is not taken on trust.
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, type StepStats } from '../src/parallel/engine.js';
-import { dataPaths, head, loadSplit, type Dataset } from '../src/data/mnist.js';
+import { emptySplit, head, loadMnist, type Dataset, type InputSpec } from '../src/data/dataset.js';
 import { initParams, type ModelShape } from '../src/model/model.js';
 import { initOptimizer, initReference, referenceGradients, referenceLoss, referenceStep, type ReferenceModel } from '../src/reference.js';
 import { CONSTANT, PLAIN_SGD, lrAt, type OptimizerSpec, type ScheduleSpec } from '../src/model/optimizer.js';
 import { Rng } from '../src/util/rng.js';
 import type { KernelKind } from '../src/kernels/kernels.js';
 
-const paths = dataPaths(undefined);
-const train = head(await loadSplit(paths.trainImages, paths.trainLabels), 1000);
+const mnist = await loadMnist();
+const train = head(mnist.train, 1000);
 // The engine wants a test split; nothing here evaluates, so a few samples do.
-const data: Dataset = { train, test: head(train, 16) };
+const data: Dataset = { ...mnist, train, test: head(train, 16) };
+
+/** 1,000 random samples of `input` (pixels with runs of zeros, as images have; floats of either sign and scale) in `classes` classes. */
+function randomData(input: InputSpec, classes: number): Dataset {
+  const features = input.shape.reduce((a, b) => a * b, 1);
+  const split = emptySplit(input.kind, 1000, features);
+  const rng = new Rng(99);
+  for (let i = 0; i < split.x.length; i++) split.x[i] = input.kind === 'pixels' ? (rng.uniform() < 0.3 ? rng.below(256) : 0) : 3 * rng.normal();
+  for (let i = 0; i < split.count; i++) split.labels[i] = rng.below(classes);
+  return { train: split, test: head(split, 16), classes, input };
+}
+const odd = randomData({ kind: 'pixels', shape: [13, 7] }, 5);
+const floats = randomData({ kind: 'floats', shape: [37] }, 3);
 const engines: Engine[] = [];
 afterAll(() => Promise.all(engines.map((e) => e.close())));
 
@@ -46,6 +58,8 @@ function deviation(engine: Float32Array, ref: Float64Array, shape: ModelShape): 
 }
 
 interface Run {
+  /** Default: MNIST's first 1,000 training images. */
+  data?: Dataset;
   kernels: KernelKind;
   workers: number;
   hidden: number[];
@@ -91,9 +105,9 @@ const ADAM_TOL = { params: 2e-5, loss: 1.5e-5 };
 
 /** Runs the engine and the reference side by side; fails at the first step they part. Returns the largest deviations seen. */
 async function follow(run: Run): Promise<{ params: number; loss: number }> {
-  const { kernels, workers, hidden, batch, chunk, optimizer = PLAIN_SGD, schedule = CONSTANT, lr = LR } = run;
+  const { data: on = data, kernels, workers, hidden, batch, chunk, optimizer = PLAIN_SGD, schedule = CONSTANT, lr = LR } = run;
   const [paramTol, lossTol] = run.adam ? [ADAM_TOL.params, ADAM_TOL.loss] : [PARAM_TOL, LOSS_TOL];
-  const engine = new Engine({ data, hidden, workers, kernels, chunk, optimizer, schedule });
+  const engine = new Engine({ data: on, hidden, workers, kernels, chunk, optimizer, schedule });
   engines.push(engine);
   const { shape } = engine;
   const seed = 2024;
@@ -102,7 +116,7 @@ async function follow(run: Run): Promise<{ params: number; loss: number }> {
   rng.permute(engine.order);
   const ref = initReference(shape.sizes, seed);
   const o = initOptimizer(ref, optimizer);
-  const refStep = (batchIdx: ArrayLike<number>, t: number) => referenceStep(ref, train.images, train.labels, batchIdx, lrAt(schedule, lr, t), o);
+  const refStep = (batchIdx: ArrayLike<number>, t: number) => referenceStep(ref, on.train.x, on.train.labels, batchIdx, lrAt(schedule, lr, t), o);
   const worst = { params: 0, loss: 0 };
   const check = (what: string): void => {
     const dev = deviation(engine.params, toEngineLayout(ref, shape), shape);
@@ -154,6 +168,16 @@ describe('the engine follows the reference', () => {
     await follow(run);
   });
 
+  // Other data: 13x7 images (91 pixels, no multiple of 4 or 16) in 5 classes; 37 float features in 3 classes.
+  it.each<Run>([
+    { data: odd, kernels: 'ts', workers: 3, hidden: [30, 17], batch: 50, chunk: 32, what: '13x7 pixels, 5 classes' },
+    { data: odd, kernels: 'wasm', workers: 3, hidden: [30, 17], batch: 40, chunk: 16, oneCall: true, what: '13x7 pixels, 5 classes, one call' },
+    { data: floats, kernels: 'ts', workers: 2, hidden: [20, 3], batch: 50, chunk: 32, what: '37 floats, 3 classes' },
+    { data: floats, kernels: 'wasm', workers: 3, hidden: [30, 17], batch: 70, chunk: 32, optimizer: { ...PLAIN_SGD, kind: 'adam' }, lr: 1e-2, adam: true, what: '37 floats, 3 classes, adam' },
+  ])('$what: $kernels kernels, $workers workers, batch $batch', async (run) => {
+    await follow(run);
+  });
+
   // Every optimizer, in both kernels, over several workers and chunks of a batch, with a schedule that moves the rate every step.
   const cosine: ScheduleSpec = { kind: 'cosine', totalSteps: 12, warmupSteps: 3, stepSize: 1, gamma: 1 };
   const oneCycle: ScheduleSpec = { kind: 'one-cycle', totalSteps: 10, warmupSteps: 0, stepSize: 1, gamma: 1 };
@@ -177,10 +201,10 @@ describe('the reference itself', () => {
     const rng = new Rng(8);
     for (const b of m.b) b.forEach((_, j) => (b[j] = 0.1 * rng.normal()));
     const batch = [3, 17, 42, 99, 123, 256, 511];
-    const g = referenceGradients(m, train.images, train.labels, batch);
+    const g = referenceGradients(m, train.x, train.labels, batch);
     // Every bias, every weight of the two upper layers, and first-layer weights of pixels
     // that are lit in some sample of the batch (an unlit pixel's weights get no gradient).
-    const lit = Array.from({ length: 784 }, (_, k) => k).filter((k) => batch.some((i) => train.images[i * 784 + k] > 0));
+    const lit = Array.from({ length: 784 }, (_, k) => k).filter((k) => batch.some((i) => train.x[i * 784 + k] > 0));
     const probes: [Float32Array | Float64Array, Float64Array, number][] = [];
     m.b.forEach((b, l) => b.forEach((_, j) => probes.push([b, g.db[l], j])));
     for (const l of [1, 2]) m.W[l].forEach((_, i) => probes.push([m.W[l], g.dW[l], i]));
@@ -193,9 +217,9 @@ describe('the reference itself', () => {
     for (const [tensor, grad, i] of probes) {
       const saved = tensor[i];
       tensor[i] = saved + eps;
-      const up = referenceGradients(m, train.images, train.labels, batch).loss;
+      const up = referenceGradients(m, train.x, train.labels, batch).loss;
       tensor[i] = saved - eps;
-      const down = referenceGradients(m, train.images, train.labels, batch).loss;
+      const down = referenceGradients(m, train.x, train.labels, batch).loss;
       tensor[i] = saved;
       const numeric = (up - down) / (2 * eps);
       worst = Math.max(worst, Math.abs(numeric - grad[i]) / Math.max(1e-4, Math.abs(numeric) + Math.abs(grad[i])));

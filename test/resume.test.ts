@@ -7,8 +7,8 @@ import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelParams, readCheckpoint } from '../src/model/checkpoint.js';
 import { DEFAULTS, savedConfig, type TrainConfig } from '../src/config.js';
-import { Stopped, type UserError } from '../src/util/errors.js';
-import { train, withValidation, type TrainOptions, type TrainResult } from '../src/train.js';
+import { train, type TrainOptions, type TrainResult } from '../src/train.js';
+import { prepare } from '../src/sources.js';
 import { runCli, syntheticData, tempDir, writeDataDir } from './synthetic.js';
 
 const data = syntheticData(480, 120); // 30 steps per epoch at batch 16
@@ -34,15 +34,12 @@ function stopAtReport(n: number): Pick<TrainOptions, 'signal' | 'onProgress' | '
  * The stopped run hands the workers one step per call; the resumed and the clean runs use
  * the default (the whole epoch in one call), so the comparison also covers that.
  */
-async function stopAndResume(cfg: TrainConfig, poll: number): Promise<{ error: UserError; resumed: TrainResult }> {
+async function stopAndResume(cfg: TrainConfig, poll: number): Promise<{ stopped: TrainResult; resumed: TrainResult }> {
   const path = join(tempDir(), 'run.ckpt');
-  const error = await train({ ...cfg, checkpoint: path }, { data, ...stopAtReport(poll), stepsPerCall: 1 }).then(
-    () => expect.fail('the run should have stopped'),
-    (e: unknown) => e as UserError,
-  );
+  const stopped = await train({ ...cfg, checkpoint: path }, { data, ...stopAtReport(poll), stepsPerCall: 1 });
   const ckpt = readCheckpoint(path);
   const resumed = await train({ ...savedConfig(ckpt), epochs: cfg.epochs }, { data, resume: ckpt });
-  return { error, resumed };
+  return { stopped, resumed };
 }
 
 describe('resume', () => {
@@ -58,11 +55,12 @@ describe('resume', () => {
     [31, 'the start of epoch 2'],
     [45, 'epoch 2, step 14 of 30'],
   ])('stopped at report %i (%s) and resumed, the weights are bit-identical to an uninterrupted run', async (poll, where) => {
-    const { error, resumed } = await stopAndResume(base, poll);
-    expect(error).toBeInstanceOf(Stopped);
-    expect(error.exitCode).toBe(130);
-    expect(error.message).toMatch(new RegExp(`^stopped by SIGINT at ${where}; saved a checkpoint to .*run\\.ckpt$`));
-    expect(error.resumeFrom).toMatch(/run\.ckpt$/);
+    const { stopped, resumed } = await stopAndResume(base, poll);
+    // An aborted run returns (the command line turns that into exit 130), saying where it stopped and saved.
+    expect(stopped.stop.aborted).toBe('SIGINT');
+    expect(stopped.test).toBeUndefined();
+    expect(stopped.stop.reason).toMatch(new RegExp(`^stopped by SIGINT at ${where}; saved a checkpoint to .*run\\.ckpt$`));
+    expect(stopped.stop.checkpoint).toMatch(/run\.ckpt$/);
     expect(bits(resumed.params).equals(bits(clean.params))).toBe(true);
     // The epoch in progress reports the same loss as if it had never stopped.
     const cleanLoss = new Map(clean.epochs.map((e) => [e.epoch, e.loss]));
@@ -106,7 +104,7 @@ describe('resume with an optimizer, a schedule and early stopping', () => {
   const cfg: TrainConfig = {
     ...base, epochs: 20, optimizer: 'adam', lr: 0.01, lrSchedule: 'one-cycle', valSplit: 1 / 12, patience: 2, monitor: 'val-acc', checkpointEvery: 'end',
   };
-  const withVal = withValidation(cfg, data);
+  const withVal = prepare(cfg, data);
   let clean: TrainResult;
   beforeAll(async () => {
     clean = await train(cfg, { data: withVal });
@@ -128,11 +126,8 @@ describe('resume with an optimizer, a schedule and early stopping', () => {
   // 28 steps and an epoch's end make 29 reports an epoch: mid-epoch 1 and 2, the end of epoch 3, mid-epoch 5 (one epoch without improvement).
   it.each([3, 45, 87, 130])('stopped at report %i and resumed, it stops after the same epoch with the same weights, bit for bit', async (poll) => {
     const path = join(tempDir(), 'run.ckpt');
-    const error = await train({ ...cfg, checkpoint: path }, { data: withVal, ...stopAtReport(poll), stepsPerCall: 1 }).then(
-      () => expect.fail('the run should have stopped'),
-      (e: unknown) => e as UserError,
-    );
-    expect(error).toBeInstanceOf(Stopped);
+    const stopped = await train({ ...cfg, checkpoint: path }, { data: withVal, ...stopAtReport(poll), stepsPerCall: 1 });
+    expect(stopped.stop.aborted).toBe('SIGINT');
     const ckpt = readCheckpoint(path);
     const resumed = await train(savedConfig(ckpt), { data: withVal, resume: ckpt });
     expect(resumed.stop).toEqual(clean.stop);

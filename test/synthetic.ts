@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect } from 'vitest';
 import { encodeIdx } from '../src/data/idx.js';
-import type { Dataset, Split } from '../src/data/mnist.js';
+import { emptySplit, type Dataset, type Split } from '../src/data/dataset.js';
 
 export const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 
@@ -27,11 +27,48 @@ export function syntheticSplit(count: number, seed: number, noise = 0.05): Split
     const left = 2 + 5 * (digit % 5);
     for (let r = top; r < top + 6; r++) for (let c = left; c < left + 4; c++) img[r * 28 + c] = 180 + Math.floor(75 * random());
   }
-  return { images, labels, count };
+  return { x: images, labels, count, features: 784 };
 }
 
 export function syntheticData(trainCount = 480, testCount = 120, noise = 0.05): Dataset {
-  return { train: syntheticSplit(trainCount, 1, noise), test: syntheticSplit(testCount, 2, noise) };
+  return { train: syntheticSplit(trainCount, 1, noise), test: syntheticSplit(testCount, 2, noise), classes: 10, input: { kind: 'pixels', shape: [28, 28] } };
+}
+
+/**
+ * `count` images of height x width pixels in `classes` classes: class c is a bright vertical
+ * stripe in the c-th of `classes` bands of columns, over speckle noise.
+ */
+export function stripeSplit(count: number, seed: number, [height, width]: [number, number], classes: number, noise = 0.05): Split {
+  const split = emptySplit('pixels', count, height * width);
+  const random = lcg(seed);
+  for (let i = 0; i < count; i++) {
+    const c = Math.floor(random() * classes);
+    split.labels[i] = c;
+    const img = split.x.subarray(i * height * width, (i + 1) * height * width);
+    for (let p = 0; p < img.length; p++) if (random() < noise) img[p] = Math.floor(255 * random());
+    const [lo, hi] = [Math.floor((c * width) / classes), Math.max(Math.floor((c * width) / classes) + 1, Math.floor(((c + 1) * width) / classes))];
+    for (let r = 1; r < height - 1; r++) for (let col = lo; col < hi; col++) img[r * width + col] = 160 + Math.floor(95 * random());
+  }
+  return split;
+}
+
+/** `count` float vectors in `classes` classes: class c's centre (fixed by the class) plus noise, at an offset and scale far from 0 and 1 (so that normalising matters). */
+export function blobSplit(count: number, seed: number, features: number, classes: number): Split {
+  const split = emptySplit('floats', count, features);
+  const centre = lcg(12345);
+  const centres = Array.from({ length: classes * features }, () => 2 * centre() - 1);
+  const random = lcg(seed);
+  for (let i = 0; i < count; i++) {
+    const c = Math.floor(random() * classes);
+    split.labels[i] = c;
+    for (let j = 0; j < features; j++) split.x[i * features + j] = 1000 + 50 * (centres[c * features + j] + 0.6 * (random() + random() - 1));
+  }
+  return split;
+}
+
+function lcg(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8) / 16777216;
 }
 
 const tempDirs: string[] = [];
@@ -49,7 +86,7 @@ export function tempDir(): string {
 /** Write the four IDX files under their MNIST names, so that `--data-dir dir` finds them. */
 export function writeDataDir(dir: string, data: Dataset): string {
   const save = (name: string, split: Split): void => {
-    writeFileSync(join(dir, `${name}-images-idx3-ubyte`), encodeIdx([split.count, 28, 28], split.images));
+    writeFileSync(join(dir, `${name}-images-idx3-ubyte`), encodeIdx([split.count, ...data.input.shape], split.x));
     writeFileSync(join(dir, `${name}-labels-idx1-ubyte`), encodeIdx([split.count], split.labels));
   };
   save('train', data.train);

@@ -3,13 +3,13 @@
 // coordinator's clock around a block of steps, and the per-step times the workers report.
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { checkMemory, engineBytes, planArena } from '../parallel/arena.js';
-import { Engine, type StepStats } from '../parallel/engine.js';
+import { checkMemory, engineBytes } from '../parallel/arena.js';
+import { Engine, planEngine, type StepStats } from '../parallel/engine.js';
 import { coreRoundTrips } from './probe.js';
-import type { Dataset } from '../data/mnist.js';
-import { flopsPerSample, initParams, modelShape } from '../model/model.js';
+import type { Dataset } from '../data/dataset.js';
+import { flopsPerSample, initParams } from '../model/model.js';
 import type { KernelKind } from '../kernels/kernels.js';
-import { stateSlots, type OptimizerSpec } from '../model/optimizer.js';
+import type { OptimizerSpec } from '../model/optimizer.js';
 import { Rng } from '../util/rng.js';
 import { median, rate, sum, summarize, type BenchReport, type Cell, type Measurement } from './summary.js';
 
@@ -129,9 +129,7 @@ export async function measure(engine: Engine, batchSize: number, opts: BenchOpti
 
 /** Every pool of the run (one per worker count, and the independent copies) is alive at once: refuse up front what would not fit in memory. */
 function checkBenchFits(data: Dataset, opts: BenchOptions, workersList: number[]): void {
-  const pixels = data.train.images.length + data.test.images.length;
-  const slots = stateSlots(opts.optimizer?.kind ?? 'sgd');
-  const bytes = (workers: number): number => engineBytes(planArena(modelShape(opts.hidden), workers, opts.chunk, pixels, slots));
+  const bytes = (workers: number): number => engineBytes(planEngine(data, opts.hidden, workers, opts.chunk, opts.optimizer).plan);
   const copies = opts.independent ? Math.max(...workersList) - 1 : 0;
   checkMemory(
     sum(workersList.map(bytes)) + copies * bytes(1),
@@ -175,7 +173,7 @@ export async function runBench(data: Dataset, opts: BenchOptions, onCell?: (cell
     await Promise.all([...engines.values(), ...copies.slice(1)].map((e) => e.close()));
   }
   const roundTripAfter = await roundTrip();
-  const flops = flopsPerSample(modelShape(opts.hidden));
+  const flops = flopsPerSample(planEngine(data, opts.hidden, 1, opts.chunk).shape);
   return {
     meta: {
       ...opts, workersList, batchSizes, trainSamples: data.train.count, flopsPerSample: flops,

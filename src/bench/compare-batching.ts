@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ensureFolder } from '../util/files.js';
 import { Engine } from '../parallel/engine.js';
 import { UserError } from '../util/errors.js';
-import type { Dataset } from '../data/mnist.js';
+import type { Dataset } from '../data/dataset.js';
 import { initParams } from '../model/model.js';
 import type { KernelKind } from '../kernels/kernels.js';
 import { Rng } from '../util/rng.js';

@@ -7,7 +7,8 @@ import { formatTable, TABLE_NOTE, unevenCoresNote, writeBenchOutputs } from '../
 import { MAX_WORKERS, integerIn } from '../config.js';
 import { UserError } from '../util/errors.js';
 import { checkOutputFolder } from '../util/files.js';
-import { loadDataset, optimizerOf } from '../train.js';
+import { optimizerOf } from '../train.js';
+import { loadDataset } from '../sources.js';
 import { commandLogger, settingOptions, settingsOf } from './options.js';
 
 /** "1,2,4" -> [1, 2, 4]; a usage error naming the flag otherwise. */

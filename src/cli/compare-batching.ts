@@ -4,7 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { compareBatching, formatComparison, writeComparison, type CompareOptions } from '../bench/compare-batching.js';
 import { UserError } from '../util/errors.js';
 import { checkOutputFolder } from '../util/files.js';
-import { loadDataset } from '../train.js';
+import { loadDataset } from '../sources.js';
 import { intAtLeast } from './bench.js';
 import { commandLogger, settingOptions, settingsOf } from './options.js';
 

@@ -37,7 +37,7 @@ export function buildCli(args: string[]): Argv {
 }
 
 /** What may hold several values: the words of a command line and predict's files. */
-const LISTS = new Set(['_', 'images']);
+const LISTS = new Set(['_', 'inputs']);
 
 /** A flag given twice takes its last value, as in most command lines, instead of becoming a list no setting expects. */
 function lastValueWins(argv: Record<string, unknown>): void {

@@ -35,8 +35,14 @@ export const SETTING_HELP: Record<keyof TrainConfig, string> = {
   trainLabels: 'training labels IDX file (overrides --data-dir)',
   testImages: 'test images IDX file (overrides --data-dir)',
   testLabels: 'test labels IDX file (overrides --data-dir)',
+  trainCsv: 'training CSV file: numeric features and an integer class label per row (instead of IDX files)',
+  testCsv: 'test CSV file, with the training file\'s columns',
+  labelColumn: 'the CSV column that holds the label: a header name, or an index from 0 [default: the column named "label", else the last]',
+  csvHeader: 'whether a CSV\'s first row names the columns: auto (when any of its fields is not a number), yes or no',
+  normalize: 'feature scaling fitted on the training samples only and kept with the model: none, minmax ([0, 1]) or standard (mean 0, variance 1)',
   trainLimit: 'use only the first N training samples',
   testLimit: 'use only the first N test samples',
+  classes: 'the number of classes (labels 0..N-1); default: the largest label + 1',
   dropLast: 'skip the last batch of an epoch when it is short (N mod batch samples) instead of taking a smaller step on it; ' +
     'off by default, as in PyTorch (drop_last=False), Keras and TF.js, so every sample counts in every epoch. With it on, the result ' +
     'no longer depends on N mod batch, and each epoch\'s reshuffle still shows every sample over the epochs',

@@ -6,7 +6,9 @@ import { configFromEnv, configFromFlags, readConfigFile, savedConfig, type Train
 import { commandLogger, settingOptions, settingsOf } from './options.js';
 import { Progress } from './progress.js';
 import { StopRequests, rescuePath } from './signals.js';
-import { loadDataset, train, type TrainProgress, type TrainResult } from '../train.js';
+import { Stopped } from '../util/errors.js';
+import { train, type Trained, type TrainProgress } from '../index.js';
+import { loadFiles } from '../sources.js';
 
 /**
  * A resumed run keeps the checkpoint's settings (checked like any others) except those
@@ -24,14 +26,15 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   const cfg = resume ? resumedConfigOf(argv, resume) : settingsOf(argv);
   const log = commandLogger();
   // Loaded before the stop handlers are in place: a signal while reading simply ends the process, with nothing to save yet.
-  const data = await loadDataset(cfg);
+  const data = await loadFiles(cfg);
   const stop = new StopRequests((signal) => log.warn(`${signal}: stopping after the steps in flight to save a checkpoint (repeat to quit at once)`));
   const progress = new Progress();
   const onProgress = (p: TrainProgress): void =>
     progress.update(p.samples, p.epochSamples, `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} ${Math.round(p.samplesPerSec).toLocaleString('en-US')} samples/s`);
   const t0 = performance.now();
   try {
-    const result = await train(cfg, { data, log, resume, signal: stop.signal, rescuePath, onProgress });
+    const result = await train({ ...cfg, data, log, resume, signal: stop.signal, rescuePath, onProgress });
+    if (result.stop.aborted) throw new Stopped(result.stop.reason, result.stop.aborted, result.stop.checkpoint);
     process.stdout.write(resultLine(result, cfg, (performance.now() - t0) / 1000));
   } finally {
     progress.clear();
@@ -44,11 +47,11 @@ async function run(argv: Record<string, unknown>): Promise<void> {
  * loss no better for 5 epochs; best epoch 12: test accuracy 98.12% (...)", else "test
  * accuracy 97.36% after 5 epoch(s) (...)".
  */
-export function resultLine(result: TrainResult, cfg: TrainConfig, seconds: number): string {
-  const last = result.epochs[result.epochs.length - 1];
+export function resultLine(result: Trained, cfg: TrainConfig, seconds: number): string {
+  const last = result.history[result.history.length - 1];
   const speed = last ? `, ${Math.round(last.samplesPerSec).toLocaleString('en-US')} samples/s` : '';
   const took = `(${seconds.toFixed(1)} s, ${cfg.workers} worker(s)${speed})`;
-  const accuracy = `test accuracy ${(100 * result.test.accuracy).toFixed(2)}%`;
+  const accuracy = `test accuracy ${(100 * result.test!.accuracy).toFixed(2)}%`;
   const { stop } = result;
   if (!last) return `nothing left to train (${stop.reason}): raise --epochs${stop.bestEpoch ? ' or --patience' : ''} to go on; ${accuracy} ${took}\n`;
   if (stop.bestEpoch === undefined) return `${accuracy} after ${stop.epoch} epoch(s) ${took}\n`;
@@ -57,7 +60,7 @@ export function resultLine(result: TrainResult, cfg: TrainConfig, seconds: numbe
 
 export const trainCommand: CommandModule<object, Record<string, unknown>> = {
   command: 'train',
-  describe: 'train the MLP on MNIST and report test accuracy per epoch',
+  describe: 'train the MLP (on the bundled MNIST, or IDX or CSV files) and report test accuracy per epoch',
   builder: (y) =>
     settingOptions(y)
       .option('resume', {

@@ -1,5 +1,6 @@
 // Reader for the IDX format of the MNIST files: a 4-byte magic (0, 0, type, ndims),
-// ndims big-endian uint32 sizes, then the data. We only need unsigned bytes (type 0x08).
+// ndims big-endian uint32 sizes, then the data: unsigned bytes (type 0x08) or big-endian
+// float32 (type 0x0d).
 //
 // Files are streamed, plain or gzip-compressed, and the header is checked before any data
 // is kept: a plain file must hold exactly what its header declares, and a compressed one
@@ -15,17 +16,20 @@ import { UserError } from '../util/errors.js';
 import { statRegular } from '../util/files.js';
 
 const UBYTE = 0x08;
+const FLOAT = 0x0d;
+const ELEMENT_BYTES: Record<number, number> = { [UBYTE]: 1, [FLOAT]: 4 };
 /** The data must fit the WebAssembly kernels' memory, which holds at most 4 GiB. */
 export const MAX_IDX_BYTES = 2 ** 32;
 
 export interface IdxArray {
   dims: number[];
-  /** The payload, copied into a SharedArrayBuffer so worker threads read it without copying. */
-  data: Uint8Array;
+  /** The payload, copied into a SharedArrayBuffer so worker threads read it without copying; floats in the host's byte order. */
+  data: Uint8Array | Float32Array;
 }
 
 interface Layout {
   dims: number[];
+  type: number;
   headerBytes: number;
   dataBytes: number;
 }
@@ -45,8 +49,9 @@ function parseHeader(head: Uint8Array, name: string, complete: boolean, payload?
     const magic = Array.from(head.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join('');
     throw new UserError(`${name}: bad IDX magic number 0x${magic} (expected 0x000008NN); not an IDX file`);
   }
-  if (head[2] !== UBYTE) {
-    throw new UserError(`${name}: IDX element type 0x${head[2].toString(16)} is not supported (only unsigned bytes, 0x08)`);
+  const type = head[2];
+  if (!ELEMENT_BYTES[type]) {
+    throw new UserError(`${name}: IDX element type 0x${type.toString(16)} is not supported (only unsigned bytes, 0x08, and float32, 0x0d)`);
   }
   const headerBytes = 4 + 4 * ndims;
   if (head.length < headerBytes) {
@@ -55,7 +60,7 @@ function parseHeader(head: Uint8Array, name: string, complete: boolean, payload?
   }
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const dims = Array.from({ length: ndims }, (_, i) => view.getUint32(4 + 4 * i));
-  const dataBytes = dims.reduce((a, b) => a * b, 1);
+  const dataBytes = dims.reduce((a, b) => a * b, ELEMENT_BYTES[type]);
   const shape = dims.join('x');
   if (dataBytes > MAX_IDX_BYTES) {
     throw new UserError(`${name}: its header declares ${shape} = ${dataBytes} bytes of data, more than the 4 GiB threadgrad can hold (corrupt header?)`);
@@ -67,7 +72,16 @@ function parseHeader(head: Uint8Array, name: string, complete: boolean, payload?
   if (actual !== undefined && actual > dataBytes) {
     throw new UserError(`${name}: ${actual - dataBytes} unexpected bytes after the ${shape} data (corrupt header?)`);
   }
-  return { dims, headerBytes, dataBytes };
+  return { dims, type, headerBytes, dataBytes };
+}
+
+/** The payload bytes as the element type: float32 turned from IDX's big-endian to the host's order, in place. */
+function typed(bytes: Uint8Array, type: number): Uint8Array | Float32Array {
+  if (type === UBYTE) return bytes;
+  const floats = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < floats.length; i++) floats[i] = view.getFloat32(4 * i, false);
+  return floats;
 }
 
 /** IDX data already in memory (a plain, uncompressed file's bytes). */
@@ -75,7 +89,7 @@ export function parseIdx(bytes: Uint8Array, name = 'IDX data'): IdxArray {
   const layout = parseHeader(bytes, name, true, (h) => bytes.length - h)!;
   const data = new Uint8Array(new SharedArrayBuffer(layout.dataBytes));
   data.set(bytes.subarray(layout.headerBytes));
-  return { dims: layout.dims, data };
+  return { dims: layout.dims, data: typed(data, layout.type) };
 }
 
 export async function readIdx(path: string): Promise<IdxArray> {
@@ -121,7 +135,7 @@ export async function readIdx(path: string): Promise<IdxArray> {
   if (filled < layout.dataBytes) {
     throw new UserError(`${path}: truncated: header promises ${layout.dims.join('x')} = ${layout.dataBytes} bytes of data, the decompressed file has ${filled}`);
   }
-  return { dims: layout.dims, data };
+  return { dims: layout.dims, data: typed(data, layout.type) };
 }
 
 async function startsWithGzipMagic(path: string): Promise<boolean> {
@@ -136,12 +150,15 @@ async function startsWithGzipMagic(path: string): Promise<boolean> {
   }
 }
 
-/** Serialise unsigned-byte data as IDX (used by tests and by `predict` fixtures). */
-export function encodeIdx(dims: number[], data: Uint8Array): Buffer {
-  const out = Buffer.alloc(4 + 4 * dims.length + data.length);
-  out[2] = UBYTE;
+/** Serialise unsigned bytes or float32 as IDX (tests and example data sets write their files with it). */
+export function encodeIdx(dims: number[], data: Uint8Array | Float32Array): Buffer {
+  const size = data instanceof Uint8Array ? 1 : 4;
+  const at = 4 + 4 * dims.length;
+  const out = Buffer.alloc(at + size * data.length);
+  out[2] = size === 1 ? UBYTE : FLOAT;
   out[3] = dims.length;
   dims.forEach((d, i) => out.writeUInt32BE(d, 4 + 4 * i));
-  out.set(data, 4 + 4 * dims.length);
+  if (data instanceof Uint8Array) out.set(data, at);
+  else data.forEach((v, i) => out.writeFloatBE(v, at + 4 * i));
   return out;
 }

@@ -3,7 +3,6 @@
 // TypeScript loops below and the WebAssembly SIMD kernels, which see the arena as their memory.
 // Matrices are row-major; W is [inDim][outDim]. The TypeScript loops are the plain statement
 // of what the fast kernels compute: test/kernels.test.ts holds the wasm build to them.
-import { IMAGE_SIZE } from '../data/mnist.js';
 import { RULE_ADAM, RULE_ADAMW, RULE_MOMENTUM, RULE_PLAIN, RULE_SGD, type UpdateRule } from '../model/optimizer.js';
 
 export const KERNEL_KINDS = ['ts', 'wasm'] as const;
@@ -70,10 +69,10 @@ export interface Kernels {
    */
   updateRows(u: RowUpdate): void;
   /**
-   * Row r < n of out (784 floats) = the image whose bytes start at address table[r] / 255:
+   * Row r < n of out (`count` floats) = the `count` bytes at address table[r], / 255:
    * `table` offsets n u32 addresses into pixels.buffer, in the arena (see ArenaPlan).
    */
-  gatherPixels(out: number, pixels: Uint8Array, table: number, n: number): void;
+  gatherPixels(out: number, pixels: Uint8Array, table: number, n: number, count: number): void;
   /** Reads f[at .. at + count) and changes nothing: brings memory other workers wrote into this worker's cache in one sweep. */
   pull(at: number, count: number): void;
 }
@@ -161,13 +160,13 @@ export class TsKernels implements Kernels {
     }
   }
 
-  gatherPixels(out: number, pixels: Uint8Array, table: number, n: number): void {
+  gatherPixels(out: number, pixels: Uint8Array, table: number, n: number, count: number): void {
     const f = this.f;
     const addresses = new Int32Array(f.buffer, f.byteOffset + table * f.BYTES_PER_ELEMENT, n);
     const bytes = new Uint8Array(pixels.buffer);
     for (let r = 0; r < n; r++) {
-      const o = out + r * IMAGE_SIZE;
-      for (let i = 0; i < IMAGE_SIZE; i++) f[o + i] = bytes[addresses[r] + i] / 255;
+      const o = out + r * count;
+      for (let i = 0; i < count; i++) f[o + i] = bytes[addresses[r] + i] / 255;
     }
   }
 

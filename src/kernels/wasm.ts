@@ -2,7 +2,6 @@
 // imports the arena's shared memory, so a call passes only offsets: the interface's float
 // offsets become the byte addresses the module expects, and no tensor is ever copied.
 import type { Kernels, RowUpdate } from './kernels.js';
-import { IMAGE_SIZE } from '../data/mnist.js';
 
 /** What dist/kernels.wasm exports; every pointer is a byte address in the arena. */
 export interface KernelExports {
@@ -38,9 +37,9 @@ export class WasmKernels implements Kernels {
     );
   }
 
-  gatherPixels(out: number, pixels: Uint8Array, table: number, n: number): void {
+  gatherPixels(out: number, pixels: Uint8Array, table: number, n: number, count: number): void {
     this.checkInArena(pixels);
-    this.wasm.gatherPixels(out * 4, table * 4, n, IMAGE_SIZE);
+    this.wasm.gatherPixels(out * 4, table * 4, n, count);
   }
 
   /** The pixels must live in the arena (the engine copies the data set there) for the module to read them. */

@@ -17,6 +17,7 @@ import { Packr } from 'msgpackr';
 import { UserError } from '../util/errors.js';
 import { checkOutputFile, readRegularFile, writeFileAtomic } from '../util/files.js';
 import { modelShape } from './model.js';
+import { describe, type InputSpec } from '../data/dataset.js';
 import type { RngState } from '../util/rng.js';
 
 const MAGIC = Buffer.from('TGRDCKPT', 'latin1');
@@ -25,8 +26,10 @@ const PREFIX_BYTES = 16;
 const CRC_BYTES = 4;
 
 export interface CheckpointHeader {
-  /** Layer sizes from input to output, e.g. [784, 128, 64, 10]. */
+  /** Layer sizes from input to output, e.g. [784, 128, 64, 10]: the sample size, the hidden layers, the classes. */
   sizes: number[];
+  /** How samples become the net's input (pixels or floats, their shape, any normalisation): what eval, predict and export must feed it. */
+  input: InputSpec;
   /** The epoch to continue (1-based) and how many of its steps are done; step 0: not started. */
   epoch: number;
   step: number;
@@ -62,6 +65,18 @@ export interface Checkpoint {
 /** The weights a checkpoint answers with (eval, predict): its best epoch's where early stopping kept one, else its last. */
 export function modelParams(ckpt: Checkpoint): Float32Array {
   return ckpt.best.length > 0 ? ckpt.best : ckpt.params;
+}
+
+/** A trained network, as everything after training needs it: its layer sizes, weights, and what it takes as input. */
+export interface Model {
+  sizes: number[];
+  /** Every layer's W and b in one block, laid out by modelShape(sizes). */
+  params: Float32Array;
+  input: InputSpec;
+}
+
+export function modelOf(ckpt: Checkpoint): Model {
+  return { sizes: ckpt.header.sizes, params: modelParams(ckpt), input: ckpt.header.input };
 }
 
 /** The float blocks after the header, in file order. */
@@ -115,7 +130,12 @@ export function decodeCheckpoint(bytes: Buffer, path: string): Checkpoint {
   if (bytes.readUInt32LE(expected - CRC_BYTES) !== crc32(bytes.subarray(0, expected - CRC_BYTES))) {
     throw corrupt(path, 'checksum mismatch');
   }
-  const paramCount = modelShape(header.sizes.slice(1, -1)).paramCount;
+  const features = header.input.shape.reduce((a, b) => a * b, 1);
+  const n = header.input.normalize;
+  if (features !== header.sizes[0] || (n && (n.offset.length !== features || n.scale.length !== features))) {
+    throw corrupt(path, `its input of shape ${header.input.shape.join('x')} does not fit layer sizes ${header.sizes.join('-')}`);
+  }
+  const paramCount = modelShape(header.sizes).paramCount;
   if (counts.params !== paramCount || counts.state % paramCount !== 0 || (counts.best !== 0 && counts.best !== paramCount)) {
     throw corrupt(path, `${counts.params} parameters, ${counts.state} of state and ${counts.best} kept do not fit layer sizes ${header.sizes.join('-')}`);
   }
@@ -145,8 +165,11 @@ export function checkWritable(path: string): void {
 }
 
 /** A clear message when a checkpoint cannot continue under these settings and data. */
-export function checkResumable(ckpt: Checkpoint, sizes: number[], trainCount: number, batchSize: number): void {
+export function checkResumable(ckpt: Checkpoint, sizes: number[], input: InputSpec, trainCount: number, batchSize: number): void {
   const h = ckpt.header;
+  if (h.input.kind !== input.kind || h.input.shape.join('x') !== input.shape.join('x')) {
+    throw new UserError(`${ckpt.path} was trained on ${describe(h.input)} but the data holds ${describe(input)}; resume with the data it trained on`);
+  }
   if (h.sizes.join('-') !== sizes.join('-')) {
     throw new UserError(
       `${ckpt.path} holds a ${h.sizes.join('-')} network but the settings ask for ${sizes.join('-')}; ` +
@@ -168,7 +191,7 @@ function isHeader(h: unknown): h is CheckpointHeader & { floats: Counts } {
   const floats = x.floats as Record<string, unknown> | undefined;
   const early = x.early as Record<string, unknown> | undefined;
   return (
-    Array.isArray(x.sizes) && x.sizes.length >= 2 && x.sizes.every((s) => isInt(s) && s > 0) &&
+    Array.isArray(x.sizes) && x.sizes.length >= 2 && x.sizes.every((s) => isInt(s) && s > 0) && isInput(x.input) &&
     typeof floats === 'object' && floats !== null && BLOCKS.every((k) => isInt(floats[k])) &&
     isInt(x.epoch) && isInt(x.step) && isInt(x.trainCount) && isInt(x.batchSize) && isInt(x.stepsDone) &&
     typeof x.epochLossSum === 'number' && isInt(x.epochCorrect) &&
@@ -176,6 +199,17 @@ function isHeader(h: unknown): h is CheckpointHeader & { floats: Counts } {
     typeof early === 'object' && early !== null && isInt(early.bestEpoch) && typeof early.best === 'number' && isInt(early.badEpochs) &&
     (x.finished === undefined || typeof x.finished === 'string') &&
     typeof x.config === 'object' && x.config !== null
+  );
+}
+
+function isInput(v: unknown): v is InputSpec {
+  if (typeof v !== 'object' || v === null) return false;
+  const x = v as Record<string, unknown>;
+  const n = x.normalize as Record<string, unknown> | undefined;
+  const numbers = (a: unknown): boolean => Array.isArray(a) && a.every((e) => typeof e === 'number' && Number.isFinite(e));
+  return (
+    (x.kind === 'pixels' || x.kind === 'floats') && Array.isArray(x.shape) && x.shape.every((d) => Number.isSafeInteger(d) && d > 0) &&
+    (n === undefined || ((n.kind === 'minmax' || n.kind === 'standard') && numbers(n.offset) && numbers(n.scale)))
   );
 }
 

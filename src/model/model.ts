@@ -1,9 +1,9 @@
-// The MLP's shape and parameters: 784 -> hidden... -> 10, every tensor in one flat
-// Float32Array so that it can live in shared memory and be checkpointed as one block.
+// The MLP's shape and parameters: inputs -> hidden... -> classes (784 -> 128 -> 64 -> 10 for
+// MNIST), every tensor in one flat Float32Array so that it can live in shared memory and
+// be checkpointed as one block.
 // W of a layer is stored [inDim][outDim] row-major: the inner loops of the kernels
 // then walk contiguous rows of W and of the activations.
 import { Rng } from '../util/rng.js';
-import { IMAGE_SIZE, CLASSES } from '../data/mnist.js';
 
 export interface Layer {
   inDim: number;
@@ -15,7 +15,7 @@ export interface Layer {
 }
 
 export interface ModelShape {
-  /** [784, h1, h2, 10] */
+  /** Layer sizes from input to output, e.g. [784, 128, 64, 10]. */
   sizes: number[];
   layers: Layer[];
   /** Floats in the parameter block, including padding that keeps every tensor 16-byte aligned. */
@@ -25,8 +25,7 @@ export interface ModelShape {
 /** Round up to a multiple of 4 floats (16 bytes, one f32x4 SIMD lane group); in doubles, not 32-bit integers, so that no size wraps around. */
 export const align4 = (n: number): number => Math.ceil(n / 4) * 4;
 
-export function modelShape(hidden: number[]): ModelShape {
-  const sizes = [IMAGE_SIZE, ...hidden, CLASSES];
+export function modelShape(sizes: number[]): ModelShape {
   const layers: Layer[] = [];
   let offset = 0;
   for (let l = 0; l + 1 < sizes.length; l++) {
@@ -38,7 +37,7 @@ export function modelShape(hidden: number[]): ModelShape {
     offset += align4(outDim);
     layers.push({ inDim, outDim, w, b });
   }
-  return { sizes, layers, paramCount: offset };
+  return { sizes: [...sizes], layers, paramCount: offset };
 }
 
 /** He initialisation: W ~ N(0, 2 / fan_in), b = 0. Padding stays zero. */

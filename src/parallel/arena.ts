@@ -8,7 +8,7 @@
 import { totalmem } from 'node:os';
 import { UserError } from '../util/errors.js';
 import { updateRowsScratch } from '../kernels/kernels.js';
-import type { Split } from '../data/mnist.js';
+import type { Split } from '../data/dataset.js';
 import { align4, type ModelShape } from '../model/model.js';
 
 const PAGE = 65536;
@@ -17,9 +17,9 @@ const RESERVED_BYTES = PAGE;
 
 /** What each sample of a chunk leaves, by its position in the chunk (float offsets of chunk x width blocks). */
 export interface ChunkBuffer {
-  /** Input pixels scaled to [0, 1]. */
+  /** The net's inputs: pixels scaled to [0, 1], or float features. */
   x: number;
-  /** A u32 per sample: the byte address of its pixels in the arena (see RowUpdate.pixels). */
+  /** A u32 per sample: the byte address of its pixels in the arena (see RowUpdate.pixels); unused for float features. */
   pixelAddr: number;
   /** Per layer: outputs (after ReLU for hidden layers, logits for the last). */
   act: number[];
@@ -121,11 +121,11 @@ export function allocateArena(plan: ArenaPlan): WebAssembly.Memory {
 }
 
 /**
- * The split with its pixels copied into the arena at byte offset `at` (the WebAssembly
+ * The split with its pixel bytes copied into the arena at byte offset `at` (the WebAssembly
  * kernels read pixels only from their own memory); the labels stay where they are.
  */
 export function splitInArena(memory: WebAssembly.Memory, split: Split, at: number): Split {
-  const images = new Uint8Array(memory.buffer, at, split.images.length);
-  images.set(split.images);
-  return { ...split, images };
+  const x = new Uint8Array(memory.buffer, at, split.x.length);
+  x.set(split.x);
+  return { ...split, x };
 }

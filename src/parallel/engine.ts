@@ -8,8 +8,7 @@
 // (step-loop.ts), in calls of many steps (runSteps); evaluations go as Piscina tasks.
 import { Piscina } from 'piscina';
 import { allocateArena, planArena, splitInArena, type ArenaPlan } from './arena.js';
-import type { Dataset, Split, SplitName } from '../data/mnist.js';
-import { CLASSES } from '../data/mnist.js';
+import type { Dataset, Split, SplitName } from '../data/dataset.js';
 import { modelShape, type ModelShape } from '../model/model.js';
 import {
   COMMAND_WORDS, MAX_STEPS_PER_COMMAND, controlWords, resultWords, shareOf,
@@ -24,6 +23,7 @@ import { UserError } from '../util/errors.js';
 import { faultHookFromEnv } from './fault-hook.js';
 
 export interface EngineOptions {
+  /** Its sample size and class count size the net's first and last layers. */
   data: Dataset;
   hidden: number[];
   workers: number;
@@ -85,6 +85,15 @@ export interface StepRange {
   callLimit?: (step: number) => number;
 }
 
+/** The net's shape for `data` (its sample size in, its classes out) and the arena of an engine of it. */
+export function planEngine(data: Dataset, hidden: number[], workers: number, chunk: number, optimizer = PLAIN_SGD): { shape: ModelShape; plan: ArenaPlan } {
+  const shape = modelShape([data.train.features, ...hidden, data.classes]);
+  // Pixel bytes are copied in, since the WebAssembly kernels read them only from their own memory; float features are copied per chunk from where they are.
+  const splits = [data.train, data.test, ...(data.val ? [data.val] : [])];
+  const pixelBytes = data.train.x instanceof Uint8Array ? sum(splits.map((s) => s.x.length)) : 0;
+  return { shape, plan: planArena(shape, workers, chunk, pixelBytes, stateSlots(optimizer.kind)) };
+}
+
 /**
  * Steps per call to the workers, who run them without waking the coordinator; it looks at
  * losses, signals and progress between calls. About 16k samples keeps that under a quarter
@@ -114,23 +123,22 @@ export class Engine {
 
   constructor(private readonly opts: EngineOptions) {
     if (opts.kernels === 'wasm') kernelsWasmFile(); // a missing build fails here, not in every worker
-    this.shape = modelShape(opts.hidden);
     const { train, test, val } = opts.data;
     const optimizer = opts.optimizer ?? PLAIN_SGD;
-    const pixelBytes = train.images.length + test.images.length + (val?.images.length ?? 0);
-    this.plan = planArena(this.shape, opts.workers, opts.chunk, pixelBytes, stateSlots(optimizer.kind));
+    ({ shape: this.shape, plan: this.plan } = planEngine(opts.data, opts.hidden, opts.workers, opts.chunk, optimizer));
+    const pixels = train.x instanceof Uint8Array;
     const memory = allocateArena(this.plan);
     this.copies = new Map(this.plan.copies.map((at) => [at, new Float32Array(memory.buffer, at * 4, (1 + this.plan.stateSlots) * this.plan.paramCount)]));
     this.weightsAt = this.plan.copies[0];
     this.moved = this.plan.moved.map((at, l) => new Uint8Array(memory.buffer, at * 4, this.shape.layers[l].inDim + 1));
-    // Copied in once: the WebAssembly kernels read pixels only from their own memory.
     let pixelsAt = this.plan.pixels;
     const inArena = (split: Split): Split => {
+      if (!pixels) return split;
       const copy = splitInArena(memory, split, pixelsAt);
-      pixelsAt += split.images.length;
+      pixelsAt += split.x.length;
       return copy;
     };
-    this.data = { train: inArena(train), test: inArena(test), ...(val && { val: inArena(val) }) };
+    this.data = { ...opts.data, train: inArena(train), test: inArena(test), ...(val && { val: inArena(val) }) };
     this.order = new Int32Array(new SharedArrayBuffer(train.count * 4));
     const control = new Int32Array(new SharedArrayBuffer(controlWords(opts.workers) * 4));
     const command = new Float64Array(new SharedArrayBuffer(COMMAND_WORDS * 8));
@@ -138,7 +146,7 @@ export class Engine {
     const sampleLoss = new Float64Array(new SharedArrayBuffer(this.plan.chunk * 8));
     this.grad = new Float32Array(memory.buffer, this.plan.grad * 4, this.plan.paramCount);
     const workerData: WorkerData = {
-      memory, plan: this.plan, hidden: opts.hidden, kernels: opts.kernels, optimizer, schedule: opts.schedule ?? CONSTANT,
+      memory, plan: this.plan, sizes: this.shape.sizes, pixels, kernels: opts.kernels, optimizer, schedule: opts.schedule ?? CONSTANT,
       train: this.data.train, test: this.data.test, val: this.data.val, order: this.order, control, command, results, sampleLoss,
       faultHook: faultHookFromEnv(),
     };
@@ -238,7 +246,8 @@ export class Engine {
         return this.pool.run(task, { name: 'evaluate' });
       }),
     );
-    const confusion = new Int32Array(CLASSES * CLASSES);
+    const classes = this.data.classes;
+    const confusion = new Int32Array(classes * classes);
     for (const r of results) r.confusion.forEach((v, i) => (confusion[i] += v));
     return {
       loss: sum(results.map((r) => r.lossSum)) / count,

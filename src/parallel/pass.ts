@@ -19,7 +19,7 @@ import { shareOf } from './protocol.js';
 import { ACCUMULATE, type FloatArray, type Kernels, type RowUpdate, type UpdateMode } from '../kernels/kernels.js';
 import type { ModelShape } from '../model/model.js';
 import { emptyRule, type UpdateRule } from '../model/optimizer.js';
-import { CLASSES, IMAGE_SIZE, type Split } from '../data/mnist.js';
+import { MAX_CLASSES, type Split } from '../data/dataset.js';
 
 export interface PassResult {
   lossSum: number;
@@ -46,11 +46,12 @@ export interface Net {
   rowUpdates: RowUpdate[];
 }
 
-export function makeNet(shape: ModelShape, plan: ArenaPlan, kernels: Kernels, f: FloatArray, worker: number): Net {
+/** `pixels`: the samples are pixel bytes in the arena, which phase 2 reads for the first layer (else float features, read from the chunk buffer). */
+export function makeNet(shape: ModelShape, plan: ArenaPlan, kernels: Kernels, f: FloatArray, worker: number, pixels = true): Net {
   const pixelAddr = new Int32Array(f.buffer, f.byteOffset + plan.buffer.pixelAddr * f.BYTES_PER_ELEMENT, plan.chunk);
   const rule = emptyRule();
   const rowUpdates = shape.layers.map((L, l): RowUpdate => ({
-    W: 0, b: 0, gW: plan.grad + L.w, gb: plan.grad + L.b, inp: inputOf(plan, l), pixels: l === 0 ? plan.buffer.pixelAddr : -1, dout: plan.buffer.delta[l],
+    W: 0, b: 0, gW: plan.grad + L.w, gb: plan.grad + L.b, inp: inputOf(plan, l), pixels: l === 0 && pixels ? plan.buffer.pixelAddr : -1, dout: plan.buffer.delta[l],
     n: 0, inDim: L.inDim, outDim: L.outDim, rowLo: 0, rowHi: 0, mode: ACCUMULATE, rule, stride: plan.paramCount, scratch: plan.scratch[worker], to: 0, moved: plan.moved[l],
   }));
   const chunk = plan.chunk;
@@ -58,10 +59,10 @@ export function makeNet(shape: ModelShape, plan: ArenaPlan, kernels: Kernels, f:
 }
 
 /** One row's exponentials, computed once for the sum and the gradient. */
-const EXPS = new Float64Array(CLASSES);
+const EXPS = new Float64Array(MAX_CLASSES);
 
 /**
- * Stable softmax + cross-entropy over n samples' logits. Writes delta = softmax - onehot
+ * Stable softmax + cross-entropy over n samples' logits of `classes` each. Writes delta = softmax - onehot
  * (the gradient of the summed loss w.r.t. the logits) when delta >= 0, sample i's argmax to
  * predictions[i] and its loss to losses[lossAt + i].
  *
@@ -71,18 +72,18 @@ const EXPS = new Float64Array(CLASSES);
  * `step` again during the next epoch (15-30 ms each, on the cores the workers train on).
  */
 export function softmaxCrossEntropy(
-  f: FloatArray, logits: number, delta: number, labels: Uint8Array, n: number, predictions: Uint8Array, losses: Float64Array, lossAt: number,
+  f: FloatArray, logits: number, delta: number, classes: number, labels: Uint8Array, n: number, predictions: Uint8Array, losses: Float64Array, lossAt: number,
 ): PassResult {
   let lossSum = 0;
   let correct = 0;
   const exps = EXPS;
   for (let i = 0; i < n; i++) {
-    const z = logits + i * CLASSES;
+    const z = logits + i * classes;
     let max = f[z];
     let argmax = 0;
-    for (let c = 1; c < CLASSES; c++) if (f[z + c] > max) { max = f[z + c]; argmax = c; }
+    for (let c = 1; c < classes; c++) if (f[z + c] > max) { max = f[z + c]; argmax = c; }
     let sumExp = 0;
-    for (let c = 0; c < CLASSES; c++) sumExp += exps[c] = Math.exp(f[z + c] - max);
+    for (let c = 0; c < classes; c++) sumExp += exps[c] = Math.exp(f[z + c] - max);
     const y = labels[i];
     const loss = Math.log(sumExp) - (f[z + y] - max);
     lossSum += loss;
@@ -90,22 +91,28 @@ export function softmaxCrossEntropy(
     predictions[i] = argmax;
     losses[lossAt + i] = loss;
     if (delta >= 0) {
-      const d = delta + i * CLASSES;
-      for (let c = 0; c < CLASSES; c++) f[d + c] = exps[c] / sumExp - (c === y ? 1 : 0);
+      const d = delta + i * classes;
+      for (let c = 0; c < classes; c++) f[d + c] = exps[c] / sumExp - (c === y ? 1 : 0);
     }
   }
   return { lossSum, correct };
 }
 
-/** Pixels of samples order[first .. first + n) to chunk positions [p0, p0 + n), scaled to [0, 1]; labels into net.labels[0..n). */
+/**
+ * Inputs of samples order[first .. first + n) to chunk positions [p0, p0 + n): pixels scaled
+ * to [0, 1] by the kernels (which remember each sample's address for phase 2), or float
+ * features copied as they are; labels into net.labels[0..n).
+ */
 function gather(net: Net, split: Split, order: Int32Array, first: number, p0: number, n: number): void {
-  const img = split.images;
+  const { x, features: F } = split;
+  const to = net.plan.buffer.x + p0 * F;
   for (let i = 0; i < n; i++) {
     const idx = order[first + i];
     net.labels[i] = split.labels[idx];
-    net.pixelAddr[p0 + i] = img.byteOffset + idx * IMAGE_SIZE;
+    if (x instanceof Uint8Array) net.pixelAddr[p0 + i] = x.byteOffset + idx * F;
+    else net.f.set(x.subarray(idx * F, (idx + 1) * F), to + i * F);
   }
-  net.kernels.gatherPixels(net.plan.buffer.x + p0 * IMAGE_SIZE, img, net.plan.buffer.pixelAddr + p0, n);
+  if (x instanceof Uint8Array) net.kernels.gatherPixels(to, x, net.plan.buffer.pixelAddr + p0, n, F);
 }
 
 /** The input of layer l in the chunk buffer: the pixels, or the previous layer's output. */
@@ -141,7 +148,8 @@ export function forwardBackward(net: Net, split: Split, order: Int32Array, first
   gather(net, split, order, first + p0, p0, n);
   forward(net, p0, n);
   const { buffer } = net.plan;
-  const r = softmaxCrossEntropy(net.f, buffer.act[last] + p0 * CLASSES, buffer.delta[last] + p0 * CLASSES, net.labels, n, net.predictions, losses, p0);
+  const classes = net.shape.sizes[last + 1];
+  const r = softmaxCrossEntropy(net.f, buffer.act[last] + p0 * classes, buffer.delta[last] + p0 * classes, classes, net.labels, n, net.predictions, losses, p0);
   backpropDeltas(net, p0, n);
   return r.correct;
 }
@@ -222,6 +230,7 @@ export function evaluateRange(net: Net, worker: number, split: Split, lo: number
   const { f, plan } = net;
   const [p0, p1] = shareOf(worker, plan.workers, plan.chunk);
   const last = net.shape.layers.length - 1;
+  const classes = net.shape.sizes[last + 1];
   // Sums in locals, not in a PassResult: a store to a field of an object of that shape makes
   // V8 drop the compiled training path (forwardBackward, softmaxCrossEntropy, and `step`
   // that inlines them), which had taken the shape's fields to be constant; the workers then
@@ -234,8 +243,8 @@ export function evaluateRange(net: Net, worker: number, split: Split, lo: number
     const n = Math.min(p1 - p0, hi - start);
     gather(net, split, order, start, p0, n);
     forward(net, p0, n);
-    const r = softmaxCrossEntropy(f, plan.buffer.act[last] + p0 * CLASSES, -1, net.labels, n, net.predictions, losses, 0);
-    countConfusion(confusion, net.labels, net.predictions, n);
+    const r = softmaxCrossEntropy(f, plan.buffer.act[last] + p0 * classes, -1, classes, net.labels, n, net.predictions, losses, 0);
+    countConfusion(confusion, classes, net.labels, net.predictions, n);
     lossSum += r.lossSum;
     correct += r.correct;
   }
@@ -245,6 +254,6 @@ export function evaluateRange(net: Net, worker: number, split: Split, lo: number
 // A function of its own so that evaluateRange holds no inner loop: the back-edges of one made
 // V8 compile evaluateRange on stack (OSR) with everything it calls inlined, 14-17 ms of
 // compiling per worker that ran on into the next epoch's first steps, on their cores.
-function countConfusion(confusion: Int32Array, labels: Uint8Array, predictions: Uint8Array, n: number): void {
-  for (let i = 0; i < n; i++) confusion[labels[i] * CLASSES + predictions[i]]++;
+function countConfusion(confusion: Int32Array, classes: number, labels: Uint8Array, predictions: Uint8Array, n: number): void {
+  for (let i = 0; i < n; i++) confusion[labels[i] * classes + predictions[i]]++;
 }

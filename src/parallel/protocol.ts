@@ -3,7 +3,7 @@
 // result per step and worker, an evaluation task), the shared words through which the step
 // loop hands over commands, the barrier the workers meet at, and how they share out a
 // chunk's work. Only ranges and scalars cross: the data and the weights stay in the arena.
-import type { Split, SplitName } from '../data/mnist.js';
+import type { Split, SplitName } from '../data/dataset.js';
 import type { KernelKind } from '../kernels/kernels.js';
 import type { OptimizerSpec, ScheduleSpec } from '../model/optimizer.js';
 import type { ArenaPlan } from './arena.js';
@@ -13,7 +13,10 @@ import type { FaultHook } from './fault-hook.js';
 export interface WorkerData {
   memory: WebAssembly.Memory;
   plan: ArenaPlan;
-  hidden: number[];
+  /** Layer sizes from input to output. */
+  sizes: number[];
+  /** The samples are pixel bytes in the arena (else float features): the first layer's inputs come from them. */
+  pixels: boolean;
   kernels: KernelKind;
   /** How steps update the weights: the optimizer, and the schedule of the learning rate. */
   optimizer: OptimizerSpec;

@@ -14,12 +14,11 @@ import {
   DONE, OPCODE, OP_STOP, SEQUENCE, STEPS_DONE, Shares, WEIGHTS, barrier, barrierPolls, blockCounter, readCommand, sampleCounter, writeResult,
   type EvalResult, type EvalTask, type ServeTask, type StepResult, type WorkerData,
 } from './protocol.js';
-import { CLASSES } from '../data/mnist.js';
 import { commitFault, faultDue } from './fault-hook.js';
 
 const data = workerData as WorkerData;
 const f = new Float32Array(data.memory.buffer);
-const shape = modelShape(data.hidden);
+const shape = modelShape(data.sizes);
 const kernels = await loadKernels(data.kernels, data.memory, f);
 const blocks = rowBlocks(shape);
 /** Phase 1 hands out a chunk's samples in about this many pieces per worker: fine enough that a slow core or a late start costs little. */
@@ -45,7 +44,7 @@ let rows: Shares;
 export function serve({ worker, sequence }: ServeTask): void {
   const { control, results } = data;
   const workers = data.plan.workers;
-  net = makeNet(shape, data.plan, kernels, f, worker);
+  net = makeNet(shape, data.plan, kernels, f, worker, data.pixels);
   samples = new Shares(control, sampleCounter, worker, workers);
   rows = new Shares(control, blockCounter, worker, workers);
   for (;;) {
@@ -119,8 +118,9 @@ function step(worker: number, lo: number, hi: number, into: number): StepResult 
 }
 
 export function evaluate(task: EvalTask): EvalResult {
-  const confusion = new Int32Array(CLASSES * CLASSES);
-  const evalNet = makeNet(shape, data.plan, kernels, f, task.worker);
+  const classes = shape.sizes[shape.sizes.length - 1];
+  const confusion = new Int32Array(classes * classes);
+  const evalNet = makeNet(shape, data.plan, kernels, f, task.worker, data.pixels);
   evalNet.weights = task.weights;
   const { lossSum, correct } = evaluateRange(evalNet, task.worker, data[task.split]!, task.lo, task.hi, confusion);
   return { lossSum, correct, confusion };

@@ -1,0 +1,85 @@
+// Where a run's samples come from: the IDX or CSV files the settings name (a data folder may
+// hold either), the limits, the validation set held out of the training set, and the
+// normalisation fitted on the training samples alone. eval, predict and the library read
+// data for a trained model through loadTestSet, checked against what the model was trained on.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TrainConfig } from './config.js';
+import { csvInput, loadCsv, loadCsvDataset } from './data/csv.js';
+import { dataPaths, describe, head, holdOut, loadIdxDataset, loadIdxSplit, type Dataset, type InputSpec, type Split } from './data/dataset.js';
+import { fitNormalization, normalizeSplit } from './data/normalize.js';
+import { UserError } from './util/errors.js';
+
+/** The data the settings name, ready to train on: limited, the validation set held out, normalised. */
+export async function loadDataset(cfg: TrainConfig): Promise<Dataset> {
+  return prepare(cfg, await loadFiles(cfg));
+}
+
+/**
+ * `data` as a run trains on it: cut to cfg.trainLimit and cfg.testLimit, cfg.valSplit of
+ * its training samples held out as the validation set (none for 0), then the normalisation
+ * fitted on what is left for training and applied to every split.
+ */
+export function prepare(cfg: TrainConfig, all: Dataset): Dataset {
+  const data = { ...all, train: cfg.trainLimit ? head(all.train, cfg.trainLimit) : all.train, test: cfg.testLimit ? head(all.test, cfg.testLimit) : all.test };
+  const n = data.train.count;
+  const count = cfg.valSplit < 1 ? Math.round(cfg.valSplit * n) : cfg.valSplit;
+  if (count >= n && count > 0) throw new UserError(`--val-split ${cfg.valSplit} leaves no training samples: the training set holds ${n}`, 2);
+  const { val: _, ...rest } = data;
+  const split: Dataset = count > 0 ? { ...rest, ...holdOut(data.train, count, cfg.seed) } : rest;
+  if (cfg.normalize === 'none') return split;
+  const input: InputSpec = { ...data.input, normalize: fitNormalization(cfg.normalize, split.train) };
+  const scaled = (s: Split): Split => normalizeSplit(s, input);
+  return { ...split, input, train: scaled(split.train), test: scaled(split.test), ...(split.val && { val: scaled(split.val) }) };
+}
+
+/** The training and test files as they are: CSV where the settings name CSV files (or a data folder holds train.csv), else IDX. */
+export async function loadFiles(cfg: TrainConfig): Promise<Dataset> {
+  const csv = csvPaths(cfg);
+  if (!csv) return loadIdxDataset(dataPaths(cfg.dataDir, cfg), cfg.classes);
+  return loadCsvDataset(csv.train, csv.test, { labelColumn: cfg.labelColumn, header: cfg.csvHeader, classes: cfg.classes });
+}
+
+function csvPaths(cfg: TrainConfig): { train: string; test: string } | undefined {
+  if (cfg.trainCsv || cfg.testCsv) {
+    if (!cfg.trainCsv || !cfg.testCsv) throw new UserError(`--train-csv and --test-csv go together: name ${cfg.trainCsv ? 'the test' : 'the training'} file too`, 2);
+    return { train: cfg.trainCsv, test: cfg.testCsv };
+  }
+  return csvFolder(cfg);
+}
+
+/** A --data-dir that holds train.csv and test.csv. */
+function csvFolder(cfg: TrainConfig): { train: string; test: string } | undefined {
+  const dir = cfg.dataDir;
+  if (dir && existsSync(join(dir, 'train.csv')) && existsSync(join(dir, 'test.csv'))) return { train: join(dir, 'train.csv'), test: join(dir, 'test.csv') };
+  return undefined;
+}
+
+/**
+ * The test set that `cfg` names, for a model trained on `input` with `classes` outputs:
+ * read as its training data was (IDX, or CSV with the label where it was), limited by
+ * cfg.testLimit, and checked to fit the model (evaluate applies its normalisation). `where`
+ * names the data in messages.
+ */
+export async function loadTestSet(cfg: TrainConfig, input: InputSpec, classes: number): Promise<{ test: Split; where: string }> {
+  const csv = cfg.testCsv ?? csvFolder(cfg)?.test;
+  let test: Split;
+  let where: string;
+  let got: InputSpec;
+  if (csv) {
+    const label = input.labelColumn?.name ?? input.labelColumn?.index;
+    const data = await loadCsv(csv, { labelColumn: cfg.labelColumn ?? label, header: cfg.csvHeader, classes });
+    [test, where, got] = [data.split, csv, csvInput(data)];
+  } else {
+    const paths = dataPaths(cfg.dataDir, cfg);
+    const data = await loadIdxSplit(paths.testImages, paths.testLabels);
+    [test, where, got] = [data.split, paths.testImages, data.input];
+  }
+  const features = input.shape.reduce((a, b) => a * b, 1);
+  if (got.kind !== input.kind || test.features !== features) {
+    throw new UserError(`${where} holds ${describe(got)} but the model takes ${describe(input)}`);
+  }
+  const bad = test.labels.findIndex((l) => l >= classes);
+  if (bad >= 0) throw new UserError(`${where}: label ${test.labels[bad]} at index ${bad}, but the model knows ${classes} classes (0-${classes - 1})`);
+  return { test: cfg.testLimit ? head(test, cfg.testLimit) : test, where };
+}

@@ -1,0 +1,245 @@
+// Any data set: images of any size, float vectors, CSV files, a library user's own arrays.
+// The input layer and the outputs follow the data, the checkpoint keeps what the model takes,
+// and every command checks data against it; 1 worker and N give the same bits on any shape.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { encodeIdx } from '../src/data/idx.js';
+import { evaluate, loadCheckpoint, loadCsv, loadIdx, makeDataset, predict, train, type Dataset, type Split } from '../src/index.js';
+import { readCheckpoint } from '../src/model/checkpoint.js';
+import { fitNormalization, normalizeSplit } from '../src/data/normalize.js';
+import { encodePng } from './png.js';
+import { blobSplit, expectOneLineError, runCli, stripeSplit, tempDir } from './synthetic.js';
+
+const bits = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+/** 20 rows of 12 pixels (240, neither square nor a multiple of 16), 5 classes. */
+const SHAPE: [number, number] = [20, 12];
+const stripes = (): Dataset => ({ train: stripeSplit(800, 1, SHAPE, 5), test: stripeSplit(200, 2, SHAPE, 5), classes: 5, input: { kind: 'pixels', shape: SHAPE } });
+
+/** The four files of a split pair in a folder, under EMNIST's names, gzipped. */
+function writeEmnistLike(dir: string, data: Dataset): string {
+  const save = (name: string, split: Split): void => {
+    writeFileSync(join(dir, `emnist-stripes-${name}-images-idx3-ubyte.gz`), gzipSync(encodeIdx([split.count, ...data.input.shape], split.x)));
+    writeFileSync(join(dir, `emnist-stripes-${name}-labels-idx1-ubyte.gz`), gzipSync(encodeIdx([split.count], split.labels)));
+  };
+  save('train', data.train);
+  save('test', data.test);
+  return dir;
+}
+
+/** A CSV of a split with a header; the label, named "species", third of the columns; `label: false` leaves it out. */
+function csvOf(split: Split, { label = true } = {}): string {
+  const F = split.features;
+  const names = Array.from({ length: F }, (_, j) => `f${j}`);
+  const head = label ? [...names.slice(0, 2), 'species', ...names.slice(2)] : names;
+  const rows = Array.from({ length: split.count }, (_, i) => {
+    const values = Array.from(split.x.subarray(i * F, (i + 1) * F), String);
+    return (label ? [...values.slice(0, 2), String(split.labels[i]), ...values.slice(2)] : values).join(',');
+  });
+  return [head.join(','), ...rows].join('\n') + '\n';
+}
+
+describe('images of another size', () => {
+  it('1 worker and 3 give the same weights, bit for bit, on 20x12 images in 5 classes; the net learns them', async () => {
+    const data = stripes();
+    const run = (workers: number) => train({ data, workers, hidden: [24, 12], epochs: 3, batchSize: 32, optimizer: 'momentum', lr: 0.05, patience: 0, chunk: 16 });
+    const [one, three] = [await run(1), await run(3)];
+    expect(one.model.sizes).toEqual([240, 24, 12, 5]);
+    expect(bits(three.model.params).equals(bits(one.model.params))).toBe(true);
+    expect(one.test!.accuracy).toBeGreaterThan(0.9);
+    expect(one.test!.confusion.length).toBe(25);
+  });
+
+  describe('on the command line, from a folder with EMNIST-style names', () => {
+    const dir = writeEmnistLike(tempDir(), stripes());
+    const ckpt = join(dir, 'stripes.ckpt');
+    let trained: Awaited<ReturnType<typeof runCli>>;
+    beforeAll(async () => {
+      trained = await runCli(['train', '--data-dir', dir, '--hidden', '24,12', '--epochs', '3', '--patience', '0', '--batch-size', '32', '--checkpoint', ckpt]);
+    });
+
+    it('trains, sized from the data, and the checkpoint says what the model takes', () => {
+      expect(trained.code, trained.stderr).toBe(0);
+      expect(Number(/test accuracy ([\d.]+)%/.exec(trained.stdout)![1])).toBeGreaterThan(90);
+      const { header } = readCheckpoint(ckpt);
+      expect(header.sizes).toEqual([240, 24, 12, 5]);
+      expect(header.input).toEqual({ kind: 'pixels', shape: [20, 12] });
+    });
+
+    it('eval and predict take data of the model\'s shape, and refuse any other in one line', async () => {
+      const image = stripeSplit(1, 9, SHAPE, 5);
+      const png = join(dir, 'one.png');
+      writeFileSync(png, encodePng(12, 20, 0, image.x as Uint8Array));
+      const [evaluated, predicted] = await Promise.all([runCli(['eval', '--checkpoint', ckpt]), runCli(['predict', '--checkpoint', ckpt, png])]);
+      expect(evaluated.stdout).toMatch(/240-24-12-5 network/);
+      expect(evaluated.stdout).toMatch(/test accuracy [\d.]+% \(\d+\/200\)/);
+      expect(predicted.stdout).toBe(`${png}\t${image.labels[0]}\t${predicted.stdout.split('\t')[2]}`);
+      const mnistPng = join(dir, 'mnist.png');
+      writeFileSync(mnistPng, encodePng(28, 28, 0, new Uint8Array(784)));
+      const mnist = join(dir, 'mnist');
+      mkdirSync(mnist);
+      writeEmnistLike(mnist, { ...stripes(), input: { kind: 'pixels', shape: [28, 28] }, train: stripeSplit(10, 1, [28, 28], 5), test: stripeSplit(10, 2, [28, 28], 5) });
+      const [wrongPng, wrongEval] = await Promise.all([runCli(['predict', '--checkpoint', ckpt, mnistPng]), runCli(['eval', '--checkpoint', ckpt, '--data-dir', mnist])]);
+      expectOneLineError(wrongPng, /mnist\.png is 28x28 pixels; the model takes 12x20 images/);
+      expectOneLineError(wrongEval, /emnist-stripes-test-images-idx3-ubyte\.gz holds 28x28 unsigned-byte values but the model takes 20x12 unsigned-byte values/);
+    });
+
+    it('a folder with two candidates for a file asks which one', async () => {
+      const twice = tempDir();
+      writeEmnistLike(twice, stripes());
+      writeFileSync(join(twice, 'other-train-images-idx3-ubyte'), readFileSync(join(dir, 'emnist-stripes-train-images-idx3-ubyte.gz')));
+      expectOneLineError(await runCli(['train', '--data-dir', twice]), /holds several files that look like the training images \(.*\); name one with --train-images/);
+    });
+  });
+});
+
+describe('float features', () => {
+  it('train from float IDX files: 2-D files of vectors', async () => {
+    const dir = tempDir();
+    const [trainSet, testSet] = [blobSplit(600, 1, 9, 4), blobSplit(150, 2, 9, 4)];
+    for (const [name, split] of [['train', trainSet], ['t10k', testSet]] as const) {
+      writeFileSync(join(dir, `${name}-images-idx3-ubyte`), encodeIdx([split.count, 9], split.x));
+      writeFileSync(join(dir, `${name}-labels-idx1-ubyte`), encodeIdx([split.count], split.labels));
+    }
+    const data = await loadIdx(dir);
+    expect([data.classes, data.input]).toEqual([4, { kind: 'floats', shape: [9] }]);
+    expect(data.train.x).toEqual(trainSet.x);
+    const { model, test } = await train({ data, normalize: 'standard', hidden: [16, 8], epochs: 5, patience: 0, batchSize: 16 });
+    expect(model.sizes).toEqual([9, 16, 8, 4]);
+    expect(test!.accuracy).toBeGreaterThan(0.9);
+  });
+
+  it('normalisation is fitted on the training samples alone and applied to the others as it is', () => {
+    const trainSet = blobSplit(300, 1, 3, 2);
+    const testSet = blobSplit(100, 2, 3, 2);
+    for (const kind of ['minmax', 'standard'] as const) {
+      const n = fitNormalization(kind, trainSet);
+      const input = { kind: 'floats' as const, shape: [3], normalize: n };
+      const [a, b] = [normalizeSplit(trainSet, input), normalizeSplit(testSet, input)];
+      for (let j = 0; j < 3; j++) {
+        const column = (s: Split) => Array.from({ length: s.count }, (_, i) => s.x[i * 3 + j]);
+        const values = column(a);
+        if (kind === 'minmax') expect([Math.min(...values), Math.max(...values)].map((v) => +v.toFixed(5))).toEqual([0, 1]);
+        else expect(Math.abs(values.reduce((s, v) => s + v, 0) / values.length)).toBeLessThan(1e-4);
+        // The test set is scaled by the training set's numbers, not its own.
+        column(b).forEach((v, i) => expect(v).toBeCloseTo((testSet.x[i * 3 + j] - n.offset[j]) * n.scale[j], 4));
+      }
+    }
+  });
+});
+
+describe('CSV files', () => {
+  const dir = tempDir();
+  const [trainSet, testSet] = [blobSplit(600, 1, 6, 3), blobSplit(150, 2, 6, 3)];
+  const files = { train: join(dir, 'train.csv'), test: join(dir, 'test.csv'), rows: join(dir, 'rows.csv') };
+  writeFileSync(files.train, csvOf(trainSet));
+  writeFileSync(files.test, csvOf(testSet));
+  writeFileSync(files.rows, csvOf(testSet, { label: false }));
+  const ckpt = join(dir, 'csv.ckpt');
+  const csvArgs = ['--train-csv', files.train, '--test-csv', files.test, '--label-column', 'species'];
+
+  it('read by name, a label column in the middle: the same samples as the arrays they were written from', async () => {
+    const data = await loadCsv(files.train, files.test, { labelColumn: 'species' });
+    expect([data.classes, data.input.shape, data.input.columns, data.input.labelColumn]).toEqual([3, [6], ['f0', 'f1', 'f2', 'f3', 'f4', 'f5'], { index: 2, name: 'species' }]);
+    expect(data.train.x).toEqual(trainSet.x);
+    expect(data.test.labels).toEqual(testSet.labels);
+  });
+
+  it('train, eval and predict on the command line; predict reads rows with or without the label and agrees with eval', async () => {
+    const trained = await runCli(['train', ...csvArgs, '--normalize', 'standard', '--hidden', '16,8', '--epochs', '8', '--patience', '0', '--batch-size', '16', '--checkpoint', ckpt]);
+    expect(trained.code, trained.stderr).toBe(0);
+    const { model } = loadCheckpoint(ckpt);
+    expect(model.input.normalize?.kind).toBe('standard');
+    expect(model.input.normalize!.offset[0]).toBeGreaterThan(900); // the features sit near 1000: the fit is stored
+    const [evaluated, withLabel, without] = await Promise.all([
+      runCli(['eval', '--checkpoint', ckpt]),
+      runCli(['predict', '--checkpoint', ckpt, files.test]),
+      runCli(['predict', '--checkpoint', ckpt, files.rows]),
+    ]);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    const classes = (out: string) => out.trim().split('\n').map((l) => Number(l.split('\t')[1]));
+    expect(classes(withLabel.stdout)).toEqual(classes(without.stdout));
+    const correct = classes(without.stdout).filter((c, i) => c === testSet.labels[i]).length;
+    expect(evaluated.stdout).toContain(`(${correct}/150)`);
+    expect(correct / 150).toBeGreaterThan(0.9);
+    // The library gives the same answers, normalising by the model's own fit.
+    expect(Array.from(predict(model, testSet.x).classes)).toEqual(classes(without.stdout));
+    expect((await evaluate(model, testSet)).accuracy).toBe(correct / 150);
+  });
+
+  it('a folder holding train.csv and test.csv is a data set', async () => {
+    const r = await runCli(['train', '--data-dir', dir, '--label-column', '2', '--normalize', 'minmax', '--hidden', '8', '--epochs', '1', '--patience', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/test accuracy/);
+    // Features near 1000, unscaled, blow up plain SGD at 0.1: the message says what to change.
+    expectOneLineError(
+      await runCli(['train', '--data-dir', dir, '--label-column', 'species', '--hidden', '8', '--epochs', '1']),
+      /training diverged: .* \(a blind guess scores ln 3 = 1\.10\); .*, or the features need scaling \(--normalize standard\); no checkpoint was saved/,
+      { afterLogs: true },
+    );
+  });
+
+  it.each([
+    ['a row with a field missing', 'a,b,label\n1,2,0\n3,4,1\n5,6\n', [], /bad\.csv: line 4 has 2 fields, not the 3 of the header/],
+    ['a value that is no number', 'a,b,label\n1,2,0\n3,x,1\n', [], /bad\.csv: line 3, column "b": "x" is not a number/],
+    ['an empty value', 'a,b,label\n1,,0\n', [], /bad\.csv: line 2, column "b": "" is not a number/],
+    ['a label that is no class', 'a,b,label\n1,2,0\n3,4,1.5\n', [], /bad\.csv: line 3, the label column: "1\.5" is not a class/],
+    ['a label outside --classes', 'a,b,label\n1,2,0\n3,4,7\n', ['--classes', '3'], /bad\.csv: line 3, the label column: "7" is not a class \(one of the 3 classes, 0-2\)/],
+    ['a label column that is not there', 'a,b,c\n1,2,0\n', ['--label-column', 'species'], /bad\.csv: no column named "species" for the label \(the header names a, b, c\)/],
+    ['no rows', 'a,b,label\n', [], /bad\.csv holds no rows of data/],
+  ])('training data with %s stops at once with one line naming file, line and column', async (_, text, flags, message) => {
+    const bad = join(tempDir(), 'bad.csv');
+    writeFileSync(bad, text);
+    expectOneLineError(await runCli(['train', '--train-csv', bad, '--test-csv', files.test, ...flags]), message);
+  });
+
+  it('a test label beyond the training labels\' classes is named by its line; a test file of other columns is refused', async () => {
+    const small = join(tempDir(), 'small.csv');
+    writeFileSync(small, 'a,b,label\n1,2,0\n3,4,1\n');
+    const beyond = join(tempDir(), 'beyond.csv');
+    writeFileSync(beyond, 'a,b,label\n1,2,0\n3,4,2\n');
+    expectOneLineError(await runCli(['train', '--train-csv', small, '--test-csv', beyond]), /beyond\.csv: line 3, the label column: "2" is not a class \(one of the 2 classes, 0-1\)/);
+    const wide = join(tempDir(), 'wide.csv');
+    writeFileSync(wide, 'a,b,c,label\n1,2,3,0\n');
+    expectOneLineError(await runCli(['train', '--train-csv', small, '--test-csv', wide]), /wide\.csv has 3 feature columns but .*small\.csv has 2/);
+    const named = join(tempDir(), 'named.csv');
+    writeFileSync(named, 'a,species,b\n1,0,2\n');
+    const [eval3, predict3] = await Promise.all([runCli(['eval', '--checkpoint', ckpt, '--test-csv', named]), runCli(['predict', '--checkpoint', ckpt, small])]);
+    expectOneLineError(eval3, /named\.csv holds 2 float values but the model takes 6 float values/);
+    expectOneLineError(predict3, /small\.csv has rows of 3 fields; the model takes 6 features \(and, optionally, a label\)/);
+  });
+});
+
+describe('the library', () => {
+  it('makeDataset checks what it is given', () => {
+    const ok = { x: [0, 1, 2, 3], labels: [0, 1] };
+    expect(makeDataset(ok, ok, { shape: [2] })).toMatchObject({ classes: 2, input: { kind: 'floats', shape: [2] } });
+    expect(() => makeDataset({ x: [0, 1, 2], labels: [0, 1] }, ok, { shape: [2] })).toThrow(/the training set has 3 values for 2 labels; samples of shape 2 need 4/);
+    expect(() => makeDataset({ x: [0, NaN, 2, 3], labels: [0, 1] }, ok, { shape: [2] })).toThrow(/value NaN at index 1 \(sample 0\) is not a finite number/);
+    expect(() => makeDataset(ok, { x: [0, 1, 2, 3], labels: [0, 2] }, { shape: [2], classes: 2 })).toThrow(/the test set: label 2 at index 1 is not one of the 2 classes/);
+    expect(() => makeDataset({ x: Uint8Array.of(1, 2), labels: [0] }, ok, { shape: [2] })).toThrow(/both be pixel bytes \(Uint8Array\) or both floats/);
+  });
+
+  it('the example in examples/ trains on its generated data through the package\'s own name', () => {
+    const out = execFileSync(process.execPath, [join(import.meta.dirname, '..', 'examples', 'spirals.mjs')], { encoding: 'utf8' });
+    expect(Number(/^test accuracy ([\d.]+)%$/m.exec(out)![1])).toBeGreaterThan(95);
+    expect(out).toMatch(/^evaluate: [\d.]+%; predict \(0\.5, 0\.1\) -> class \d/m);
+  });
+
+  it('an aborted run returns where it stopped, and resuming from its checkpoint ends with the same weights as a run never stopped', async () => {
+    const data = makeDataset(stripeSplit(400, 1, SHAPE, 5), stripeSplit(50, 2, SHAPE, 5), { shape: SHAPE });
+    const settings = { data, hidden: [16], epochs: 3, batchSize: 20, patience: 0, workers: 2 };
+    const clean = await train(settings);
+    const controller = new AbortController();
+    const checkpoint = join(tempDir(), 'api.ckpt');
+    const stopped = await train({ ...settings, checkpoint, signal: controller.signal, onEpoch: (e) => e.epoch === 1 && controller.abort('enough') });
+    expect(stopped.stop).toMatchObject({ aborted: 'enough', epoch: 1, checkpoint });
+    expect(stopped.test).toBeUndefined();
+    const resumed = await train({ data, resume: checkpoint });
+    expect(resumed.history.map((e) => e.epoch)).toEqual([2, 3]);
+    expect(bits(resumed.model.params).equals(bits(clean.model.params))).toBe(true);
+  });
+});
