@@ -9,6 +9,7 @@ import { resumeCommand } from './signals.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { predictCommand } from './predict.js';
+import { exportCommand } from './export.js';
 import { benchCommand } from './bench.js';
 import { compareBatchingCommand } from './compare-batching.js';
 
@@ -19,6 +20,7 @@ export function buildCli(args: string[]): Argv {
     .command(trainCommand)
     .command(evalCommand)
     .command(predictCommand)
+    .command(exportCommand)
     .command(benchCommand)
     .command(compareBatchingCommand)
     .demandCommand(1, 'name a command, e.g. `threadgrad train`')
