@@ -69,10 +69,6 @@ const tfjsEpochs = flags.int('tfjs-epochs', 1, 1_000_000);
 const repeats = flags.int('repeats', 1, 1000);
 const limitTrain = flags.get('limit-train') === undefined ? undefined : flags.int('limit-train', 1);
 const dataDir = flags.get('data-dir') ?? defaultDataDir();
-const out = flags.parsed('out', (dir) => {
-  checkOutputFolder(dir!, 'the peer benchmark results');
-  return dir!;
-});
 
 /** The two configurations: the preset, and the paper's plain SGD (the defaults: sgd, lr 0.1, batch 64, constant). */
 const CONFIGS: { name: string; cfg: TrainConfig; systems: System[] }[] = [
@@ -82,6 +78,11 @@ const CONFIGS: { name: string; cfg: TrainConfig; systems: System[] }[] = [
 if (preset.fullBatch || preset.lrSchedule === 'step') flags.fail(`${presetPath}: the peers take neither fullBatch nor the step schedule`);
 const largest = Math.max(...CONFIGS.map((c) => c.cfg.batchSize));
 if (limitTrain !== undefined && limitTrain < largest) flags.fail(`--limit-train ${limitTrain} is below the batch of ${largest}: the peers would have no full batch`);
+// Last: it creates the folder, which a run stopped over its flags should not leave behind.
+const out = flags.parsed('out', (dir) => {
+  checkOutputFolder(dir!, 'the peer benchmark results');
+  return dir!;
+});
 
 const stopAt = targets[targets.length - 1];
 const python = (module: string): string | undefined =>
