@@ -11,6 +11,10 @@ export interface ScriptFlags<K extends string> {
   int(name: K, min: number, max?: number): number;
   /** --name, which must be one of `choices`. */
   oneOf<C extends string>(name: K, choices: readonly C[]): C;
+  /** --name through `parse`, whose error message becomes the script's one line. */
+  parsed<T>(name: K, parse: (value: string | undefined) => T): T;
+  /** Stops the script over flags that do not go together: one line, exit status 2. */
+  fail(message: string): never;
 }
 
 /** Stops a script over its input: one line on stderr, exit status 2. */
@@ -42,5 +46,7 @@ export function scriptFlags<K extends string>(script: string, usage: string, def
     get,
     int: (name, min, max) => checked(() => integerIn(`--${name}`, get(name), min, max)),
     oneOf: (name, choices) => checked(() => choiceOf(`--${name}`, get(name), choices)),
+    parsed: (name, parse) => checked(() => parse(get(name))),
+    fail: (message) => fail(script, message),
   };
 }

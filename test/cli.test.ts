@@ -73,6 +73,11 @@ describe('benchmark scripts', () => {
     ['bench-step', ['--bogus'], /Unknown option '--bogus'/],
     ['bench-ceiling', ['--copies', '0'], /--copies must be an integer >= 1, got "0"/],
     ['bench-numpy', ['--repeats'], /argument missing/],
+    ['bench-peers', ['--targets', '0.97,98'], /--targets are test accuracies above 0 and at most 1 .*got "98"/],
+    ['bench-peers', ['--systems', 'threadgrad,jax'], /--systems must name some of threadgrad, numpy, pytorch, tfjs, got "jax"/],
+    ['bench-peers', ['--workers', '1,,2'], /--workers must be a comma-separated list/],
+    ['bench-peers', ['--preset', 'no-such.json'], /cannot read config file no-such.json/],
+    ['bench-peers', ['--limit-train', '100'], /--limit-train 100 is below the batch of \d+/],
   ])('%s rejects %o with one line and exit status 2', (name, args, message) => {
     const r = spawnSync(process.execPath, [script(name), ...args], { encoding: 'utf8' });
     expect(r.status).toBe(2);

@@ -95,3 +95,45 @@ describe('stackedBarChart', () => {
     expect(h[3] / h[0]).toBeCloseTo(0.5, 1); // compute 2 vs 4 across bars
   });
 });
+
+describe('lineChart with a log x axis and a raised y axis', () => {
+  const svg = lineChart({
+    title: 'Time to accuracy',
+    xLabel: 'seconds',
+    yLabel: 'accuracy %',
+    xLog: true,
+    yMin: 90,
+    series: [
+      { name: 'fast', points: [[0, 10], [1, 95], [10, 97], [100, 98]] },
+      { name: 'slow', points: [[2, 50], [20, 90]] },
+      { name: 'target', points: [[1, 97], [100, 97]], dashed: true },
+    ],
+  });
+  const root = parseXml(svg);
+  const pts = (i: number): number[][] => findAll(root, 'polyline')[i].attrs.points.split(' ').map((p) => p.split(',').map(Number));
+
+  it('leaves out points at x <= 0 and below the y axis', () => {
+    expect(pts(0)).toHaveLength(3);
+    expect(pts(1)).toHaveLength(1);
+    expect(findAll(root, 'circle')).toHaveLength(4);
+  });
+
+  it('spaces decades evenly and labels 1, 2 and 5 times each power of ten', () => {
+    const [a, b, c] = pts(0);
+    expect(c[0] - b[0]).toBeCloseTo(b[0] - a[0], 0);
+    // 20 lies log10(2) of the way from 10 to 100.
+    expect((pts(1)[0][0] - b[0]) / (c[0] - b[0])).toBeCloseTo(Math.log10(2), 2);
+    const labels = findAll(root, 'text').map((t) => t.text);
+    expect(labels).toEqual(expect.arrayContaining(['1', '2', '5', '10', '20', '50', '100']));
+  });
+
+  it('starts the y axis at yMin: a value there sits on the x axis, the ticks count up from it', () => {
+    const axis = findAll(root, 'line').find((l) => l.attrs.x1 === '70' && l.attrs.y1 === l.attrs.y2 && l.attrs.stroke === 'black')!;
+    expect(pts(1)[0][1]).toBe(Number(axis.attrs.y1)); // 90, the bottom
+    expect(pts(0)[2][1]).toBe(44); // 98, the highest value, at the top of the plot
+    expect(pts(2)[0][1]).toBeCloseTo((7 * 44 + Number(axis.attrs.y1)) / 8, 0); // 97: seven eighths of the way up from 90 to 98
+    const labels = findAll(root, 'text').map((t) => t.text);
+    expect(labels).toEqual(expect.arrayContaining(['90', '92', '94', '96', '98']));
+    expect(labels).not.toContain('0');
+  });
+});

@@ -16,6 +16,10 @@ export interface LineChart {
   series: Series[];
   /** x positions to label; default: every x in the data when there are few, else round numbers. */
   xTicks?: number[];
+  /** A logarithmic x axis, for series whose x spans decades (seconds of systems 20x apart); points at x <= 0 are left out. */
+  xLog?: boolean;
+  /** The bottom of the y axis (default 0), to spread out values that sit in a narrow band near the top; points below it are left out. */
+  yMin?: number;
 }
 
 export interface BarSegment {
@@ -37,7 +41,7 @@ const H = 420;
 const M = { left: 70, right: 200, top: 44, bottom: 56 };
 const PW = W - M.left - M.right;
 const PH = H - M.top - M.bottom;
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf', '#7f7f7f'];
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf', '#7f7f7f', '#bcbd22', '#e377c2'];
 
 export function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
@@ -62,16 +66,18 @@ function text(x: number, y: number, s: string, attrs = ''): string {
   return `<text x="${r1(x)}" y="${r1(y)}"${attrs ? ' ' + attrs : ''}>${escapeXml(s)}</text>`;
 }
 
-/** Frame, title, axis labels, horizontal grid and y tick labels for a y range [0, yMax]. */
-function frame(title: string, xLabel: string, yLabel: string, yMax: number, yStep: number): string[] {
+/** Frame, title, axis labels, horizontal grid and y tick labels for a y range [yMin, yMax]. */
+function frame(title: string, xLabel: string, yLabel: string, yMax: number, yStep: number, yMin = 0): string[] {
   const out = [
     `<rect width="${W}" height="${H}" fill="white"/>`,
     text(W / 2 - M.right / 2 + M.left / 2, 26, title, 'text-anchor="middle" font-size="16" font-weight="bold"'),
     text(M.left + PW / 2, H - 14, xLabel, 'text-anchor="middle" font-size="13"'),
     text(18, M.top + PH / 2, yLabel, `text-anchor="middle" font-size="13" transform="rotate(-90 18 ${r1(M.top + PH / 2)})"`),
   ];
-  for (let v = 0; v <= yMax + yStep / 1e6; v += yStep) {
-    const y = M.top + PH - (v / yMax) * PH;
+  for (let i = 0; yMin + i * yStep <= yMax + yStep / 1e6; i++) {
+    // Counted, not summed: 90 + 0.5 + 0.5 ... drifts off the round labels.
+    const v = yMin + i * yStep;
+    const y = M.top + PH - ((v - yMin) / (yMax - yMin)) * PH;
     out.push(`<line x1="${M.left}" y1="${r1(y)}" x2="${M.left + PW}" y2="${r1(y)}" stroke="#ddd"/>`);
     out.push(text(M.left - 6, y + 4, fmt(v), 'text-anchor="end" font-size="11"'));
   }
@@ -111,21 +117,37 @@ function xTicksFor(xs: number[], xMin: number, xMax: number): number[] {
   return ticks;
 }
 
+/** 1, 2 and 5 times the powers of ten from xMin to xMax, for a log axis (only the powers when they are many). */
+function logTicks(xMin: number, xMax: number): number[] {
+  const ticks: number[] = [];
+  const [lo, hi] = [Math.floor(Math.log10(xMin)), Math.ceil(Math.log10(xMax))];
+  const mantissas = hi - lo > 4 ? [1] : [1, 2, 5];
+  for (let e = lo; e <= hi; e++) for (const m of mantissas) ticks.push(Number((m * 10 ** e).toPrecision(6)));
+  const inside = ticks.filter((t) => t >= xMin * (1 - 1e-9) && t <= xMax * (1 + 1e-9));
+  // A range inside one step of 1-2-5 still gets its two ends.
+  return inside.length >= 2 ? inside : [Number(xMin.toPrecision(2)), Number(xMax.toPrecision(2))];
+}
+
 export function lineChart(c: LineChart): string {
-  const xs = c.series.flatMap((s) => s.points.map((p) => p[0]));
-  const ys = c.series.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite);
-  const xMin = xs.length ? Math.min(...xs) : 0;
-  const xMax = xs.length && Math.max(...xs) > xMin ? Math.max(...xs) : xMin + 1;
-  const yStep = niceStep(Math.max(...ys, 0));
-  const yMax = Math.max(yStep, Math.ceil(Math.max(...ys, 0) / yStep) * yStep);
-  const px = (x: number): number => M.left + ((x - xMin) / (xMax - xMin)) * PW;
-  const py = (y: number): number => M.top + PH - (y / yMax) * PH;
-  const out = frame(c.title, c.xLabel, c.yLabel, yMax, yStep);
-  for (const x of c.xTicks ?? xTicksFor(xs, xMin, xMax)) {
+  const yMin = c.yMin ?? 0;
+  // A point without a y value (NaN) is not drawn but still spans the x axis.
+  const kept = (p: [number, number]): boolean => !(p[1] < yMin) && (!c.xLog || p[0] > 0);
+  const series = c.series.map((s) => ({ ...s, points: s.points.filter(kept) }));
+  const xs = series.flatMap((s) => s.points.map((p) => p[0]));
+  const ys = series.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite);
+  const xMin = xs.length ? Math.min(...xs) : c.xLog ? 1 : 0;
+  const xMax = xs.length && Math.max(...xs) > xMin ? Math.max(...xs) : c.xLog ? xMin * 10 : xMin + 1;
+  const yStep = niceStep(Math.max(...ys, yMin) - yMin);
+  const yMax = yMin + Math.max(yStep, Math.ceil((Math.max(...ys, yMin) - yMin) / yStep) * yStep);
+  const fx = c.xLog ? Math.log10 : (x: number): number => x;
+  const px = (x: number): number => M.left + ((fx(x) - fx(xMin)) / (fx(xMax) - fx(xMin))) * PW;
+  const py = (y: number): number => M.top + PH - ((y - yMin) / (yMax - yMin)) * PH;
+  const out = frame(c.title, c.xLabel, c.yLabel, yMax, yStep, yMin);
+  for (const x of c.xTicks ?? (c.xLog ? logTicks(xMin, xMax) : xTicksFor(xs, xMin, xMax))) {
     out.push(`<line x1="${r1(px(x))}" y1="${M.top + PH}" x2="${r1(px(x))}" y2="${M.top + PH + 5}" stroke="black"/>`);
     out.push(text(px(x), M.top + PH + 18, fmt(x), 'text-anchor="middle" font-size="11"'));
   }
-  c.series.forEach((s, i) => {
+  series.forEach((s, i) => {
     const color = s.dashed ? '#555' : COLORS[i % COLORS.length];
     const pts = s.points.filter((p) => Number.isFinite(p[1])).map(([x, y]) => `${r1(px(x))},${r1(py(y))}`);
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
