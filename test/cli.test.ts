@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runMain } from './synthetic.js';
 
 const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, THREADGRAD_WORKERS: undefined } });
@@ -16,9 +17,9 @@ describe('threadgrad CLI', () => {
     [['train', '--bogus-flag'], /Unknown arguments?: bogus-flag/],
     [['train', '--config', '/nonexistent/x.json'], /cannot read config file/],
     [[], /name a command/],
-  ])('rejects %o with one line and exit status 2', (args, message) => {
-    const r = run(...args);
-    expect(r.status).toBe(2);
+  ])('rejects %o with one line and exit status 2', async (args, message) => {
+    const r = await runMain(args);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^threadgrad: error: /);

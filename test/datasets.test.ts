@@ -11,7 +11,7 @@ import { evaluate, loadCheckpoint, loadCsv, loadIdx, makeDataset, predict, train
 import { readCheckpoint } from '../src/model/checkpoint.js';
 import { fitNormalization, normalizeSplit } from '../src/data/normalize.js';
 import { encodePng } from './png.js';
-import { blobSplit, expectOneLineError, runCli, stripeSplit, tempDir } from './synthetic.js';
+import { blobSplit, expectOneLineError, runCli, runMain, stripeSplit, tempDir } from './synthetic.js';
 
 const bits = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
@@ -193,7 +193,7 @@ describe('CSV files', () => {
   ])('training data with %s stops at once with one line naming file, line and column', async (_, text, flags, message) => {
     const bad = join(tempDir(), 'bad.csv');
     writeFileSync(bad, text);
-    expectOneLineError(await runCli(['train', '--train-csv', bad, '--test-csv', files.test, ...flags]), message);
+    expectOneLineError(await runMain(['train', '--train-csv', bad, '--test-csv', files.test, ...flags]), message);
   });
 
   it('a test label beyond the training labels\' classes is named by its line; a test file of other columns is refused', async () => {

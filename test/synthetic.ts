@@ -130,6 +130,29 @@ export function runCli(
 }
 
 /**
+ * The command line run in this process (cli.ts main), for inputs refused before any work:
+ * what it writes to process.stdout and process.stderr, and its exit status, as runCli gives
+ * them without a process's start-up (JSON logs go to file descriptor 2 directly, unseen).
+ */
+export async function runMain(args: string[]): Promise<CliResult> {
+  const { main } = await import('../src/cli/cli.js');
+  const out = { stdout: '', stderr: '' };
+  const saved = { stdout: process.stdout.write, stderr: process.stderr.write, exitCode: process.exitCode };
+  const capture = (stream: 'stdout' | 'stderr') => ((chunk: string | Uint8Array): boolean => ((out[stream] += String(chunk)), true)) as typeof process.stdout.write;
+  process.stdout.write = capture('stdout');
+  process.stderr.write = capture('stderr');
+  process.exitCode = undefined;
+  try {
+    await main(args);
+    return { code: Number(process.exitCode ?? 0), signal: null, ...out };
+  } finally {
+    process.stdout.write = saved.stdout;
+    process.stderr.write = saved.stderr;
+    process.exitCode = saved.exitCode;
+  }
+}
+
+/**
  * The contract for bad input: non-zero status, one `threadgrad: error:` line and no stack
  * trace. With `afterLogs`, JSON log lines of a run that had started may come before it.
  */
