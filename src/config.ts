@@ -10,6 +10,7 @@ import { KERNEL_KINDS, type KernelKind } from './kernels/kernels.js';
 import { MAX_CLASSES } from './data/dataset.js';
 import { NORMALIZATIONS, type NormalizeKind } from './data/normalize.js';
 import { OPTIMIZERS, SCHEDULES, type OptimizerKind, type ScheduleKind } from './model/optimizer.js';
+import { SYNC_FORMS, parseSync } from './parallel/sync.js';
 
 export interface TrainConfig {
   /** The most epochs to train; early stopping may end the run sooner. */
@@ -42,6 +43,8 @@ export interface TrainConfig {
   testEachEpoch: boolean;
   hidden: number[];
   workers: number;
+  /** How the workers' updates meet: step, local:K or hogwild (see parallel/sync.ts). */
+  sync: string;
   seed: number;
   kernels: KernelKind;
   /** Samples processed together: a larger batch is processed in chunks of this many (bounds the chunk buffer's memory). */
@@ -96,6 +99,7 @@ export const DEFAULTS: TrainConfig = {
   testEachEpoch: false,
   hidden: [128, 64],
   workers: 2,
+  sync: 'step',
   seed: 42,
   kernels: 'wasm',
   chunk: 256,
@@ -215,6 +219,11 @@ export const SCHEMA: Record<keyof TrainConfig, Parser> = {
   testEachEpoch: bool,
   hidden: layerSizes,
   workers: int(1, MAX_WORKERS),
+  sync: (v, where) => {
+    const spec = typeof v === 'string' ? parseSync(v) : undefined;
+    if (!spec) throw usage(`${where} must be ${SYNC_FORMS}, got ${show(v)}`);
+    return spec.mode === 'local' ? `local:${spec.k}` : spec.mode;
+  },
   seed: int(0, 2 ** 32 - 1),
   kernels: oneOf(...KERNEL_KINDS),
   chunk: int(1, 65536),

@@ -7,15 +7,16 @@
 import { availableParallelism } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { checkResumable, checkWritable, writeCheckpoint, type Checkpoint } from './model/checkpoint.js';
-import { parseCheckpointEvery, parseWarmup, type TrainConfig } from './config.js';
+import { parseCheckpointEvery, type TrainConfig } from './config.js';
 import { EarlyStopping } from './early-stopping.js';
 import { Engine, StepsFailed, type EvalStats, type StepStats } from './parallel/engine.js';
+import { batchSizeOf, checkSameSync, optimizerOf, scheduleOf, stepsPerEpoch, syncOf, testSteps } from './run-settings.js';
 import { Diverged, UserError } from './util/errors.js';
 import { displayPath } from './util/files.js';
 import type { Dataset } from './data/dataset.js';
 import { loadDataset } from './sources.js';
 import { initParams } from './model/model.js';
-import { lrAt, type OptimizerSpec, type ScheduleSpec } from './model/optimizer.js';
+import { lrAt } from './model/optimizer.js';
 import { Rng, type RngState } from './util/rng.js';
 
 export interface EpochRecord {
@@ -69,25 +70,6 @@ export interface TestPoint {
   seconds: number;
   testAcc: number;
   testLoss: number;
-}
-
-export function batchSizeOf(cfg: TrainConfig, trainCount: number): number {
-  return cfg.fullBatch ? trainCount : Math.min(cfg.batchSize, trainCount);
-}
-
-/** Steps of an epoch: the last one takes the n mod batch samples left over, unless dropLast skips them. */
-export function stepsPerEpoch(cfg: TrainConfig, trainCount: number): number {
-  const batch = batchSizeOf(cfg, trainCount);
-  return cfg.dropLast ? Math.floor(trainCount / batch) : Math.ceil(trainCount / batch);
-}
-
-export function optimizerOf(cfg: TrainConfig): OptimizerSpec {
-  return { kind: cfg.optimizer, momentum: cfg.momentum, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay };
-}
-
-/** The learning-rate schedule of a run of cfg.epochs epochs of `steps` steps. */
-export function scheduleOf(cfg: TrainConfig, steps: number): ScheduleSpec {
-  return { kind: cfg.lrSchedule, totalSteps: cfg.epochs * steps, warmupSteps: parseWarmup(cfg.warmup, steps) ?? 0, stepSize: cfg.stepSize * steps, gamma: cfg.gamma };
 }
 
 /**
@@ -159,7 +141,11 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
   const schedule = scheduleOf(cfg, steps);
   if (cfg.lrSchedule === 'one-cycle' && schedule.warmupSteps > 0) throw new UserError('--warmup does not apply to --lr-schedule one-cycle, which rises from lr/25 over its first 30% on its own', 2);
   const sizes = [data.train.features, ...cfg.hidden, data.classes];
-  if (run.resume) checkResumable(run.resume, sizes, data.input, n, batch);
+  const sync = syncOf(cfg);
+  if (run.resume) {
+    checkResumable(run.resume, sizes, data.input, n, batch);
+    checkSameSync(run.resume, cfg);
+  }
   if (cfg.checkpoint) checkWritable(cfg.checkpoint);
   const every = parseCheckpointEvery(cfg.checkpointEvery) ?? { unit: 'end' };
   if (cfg.patience > 0 && !data.val) log.warn('early stopping needs a validation set (--val-split above 0); training all --epochs');
@@ -167,7 +153,7 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
     ? new EarlyStopping(cfg.monitor, cfg.patience, cfg.minDelta, run.resume?.header.early, run.resume?.best)
     : undefined;
   const engine = new Engine({
-    data, hidden: cfg.hidden, workers: cfg.workers, kernels: cfg.kernels, chunk: cfg.chunk, optimizer: optimizerOf(cfg), schedule,
+    data, hidden: cfg.hidden, workers: cfg.workers, kernels: cfg.kernels, chunk: cfg.chunk, optimizer: optimizerOf(cfg), schedule, sync,
     onRetry: (attempt, error) => log.warn({ attempt, error: error.message }, 'a worker failed mid-step; retrying the step'),
   });
   data = engine.data; // the engine's copy; the loaded pixels can be freed unless the caller keeps them
@@ -264,17 +250,20 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
         return Math.min(run.stepsPerCall ?? Infinity, untilSave, untilTest);
       };
       const afterCall = async (done: StepStats[]): Promise<boolean> => {
+        const before = at.step;
         for (const stats of done) {
           vet(stats.lossSum / stats.samples, `at epoch ${epoch}, step ${at.step + 1} the mean loss`);
           at = { ...at, step: at.step + 1, stepsDone: at.stepsDone + 1, lossSum: at.lossSum + stats.lossSum, correct: at.correct + stats.correct };
         }
-        if (cfg.checkpoint && every.unit === 'steps' && ((epoch - 1) * steps + at.step) % every.count === 0) {
+        // Local SGD's calls end on whole rounds, which may pass a save's step: it is then made at the round's end.
+        const passed = (every: number): boolean => Math.floor(((epoch - 1) * steps + at.step) / every) > Math.floor(((epoch - 1) * steps + before) / every);
+        if (cfg.checkpoint && every.unit === 'steps' && passed(every.count)) {
           pending = { at, params: engine.params.slice(), state: engine.state.slice() };
         }
         const seen = Math.min(epochSamples, at.step * batch);
         const samplesPerSec = (1000 * (seen - firstStep * batch)) / (performance.now() - t0 - evalMs);
         run.onProgress?.({ epoch, epochs: cfg.epochs, samples: seen, epochSamples, loss: at.lossSum / seen, samplesPerSec });
-        if (testAfter.has(at.step)) {
+        if ([...testAfter].some((t) => t > before && t <= at.step)) {
           const e0 = performance.now();
           const seconds = (clockMs + e0 - t0 - evalMs) / 1000;
           const test = await engine.evaluate('test');
@@ -335,11 +324,6 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
   } finally {
     await engine.close();
   }
-}
-
-/** The steps of an epoch (1..S) after which the test set is evaluated k times an epoch: floor(j * S / k + 1/2), j = 1..k, as the peer benchmarks do. */
-export function testSteps(steps: number, k: number): number[] {
-  return [...new Set(Array.from({ length: k }, (_, j) => Math.floor((2 * (j + 1) * steps + k) / (2 * k))))].filter((s) => s > 0);
 }
 
 function round<T extends object>(record: T): T {

@@ -26,7 +26,11 @@ export const SETTING_HELP: Record<keyof TrainConfig, string> = {
   minDelta: 'early stopping: a smaller improvement does not count',
   testEachEpoch: 'evaluate the test set after every epoch too, not only at the end (decisions never look at it)',
   hidden: 'hidden layer sizes, comma-separated',
-  workers: 'worker threads; they share out the samples and the parameter rows of every batch',
+  workers: 'worker threads; they share out the samples and the parameter rows of every batch (--sync step)',
+  sync: 'how the updates of the workers meet: step (every batch shared by all workers, one update: the same weights for any --workers), ' +
+    'local:K (each worker trains its own copy of the weights on its own batches for K steps, then the copies are averaged: ' +
+    'reproducible for a given --workers; local alone is local:16) or hogwild (each worker applies its batches to the shared weights ' +
+    'without locks: NOT reproducible, run to run)',
   seed: 'seed for initialisation and shuffling (same seed, same run)',
   kernels: 'math kernels: ts (plain TypeScript) or wasm (WebAssembly SIMD)',
   chunk: 'samples processed together: a larger batch is processed in chunks of this many, its gradient summed over them (bounds memory)',

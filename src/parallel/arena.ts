@@ -10,6 +10,7 @@ import { UserError } from '../util/errors.js';
 import { updateRowsScratch } from '../kernels/kernels.js';
 import type { Split } from '../data/dataset.js';
 import { align4, type ModelShape } from '../model/model.js';
+import type { SyncMode } from './sync.js';
 
 const PAGE = 65536;
 /** The first page is left to the WebAssembly kernels' own stack and statics. */
@@ -52,14 +53,29 @@ export interface ArenaPlan {
   moved: number[];
   /** Per worker: its scratch for Kernels.updateRows. */
   scratch: number[];
+  /** Per worker, under --sync local and hogwild (else none): what it trains its own batches with. */
+  replicas: Replica[];
   /** Byte offset of the pixel region (pixelBytes long). */
   pixels: number;
   pixelBytes: number;
   bytes: number;
 }
 
+/**
+ * A worker's own arena under --sync local or hogwild, where each worker runs whole steps on
+ * its own batches: a chunk buffer, gradient sums and row flags of its own, and (local) its
+ * replica of the parameters and their optimizer state, laid out like a copy (see copies).
+ */
+export interface Replica {
+  /** Float offset of its parameters and state; -1 under hogwild, where every worker updates the shared copy. */
+  weights: number;
+  grad: number;
+  buffer: ChunkBuffer;
+  moved: number[];
+}
+
 /** Chunks of `chunk` samples, at least one per worker so that evaluation can share out a chunk. */
-export function planArena(shape: ModelShape, workers: number, chunk: number, pixelBytes = 0, stateSlots = 0): ArenaPlan {
+export function planArena(shape: ModelShape, workers: number, chunk: number, pixelBytes = 0, stateSlots = 0, sync: SyncMode = 'step'): ArenaPlan {
   const size = Math.max(chunk, workers);
   let offset = RESERVED_BYTES / 4;
   const take = (floats: number): number => {
@@ -69,16 +85,27 @@ export function planArena(shape: ModelShape, workers: number, chunk: number, pix
   };
   const copies: [number, number] = [take((1 + stateSlots) * shape.paramCount), take((1 + stateSlots) * shape.paramCount)];
   const grad = take(shape.paramCount);
-  const buffer = {
+  const chunkBuffer = (): ChunkBuffer => ({
     x: take(size * shape.sizes[0]),
     pixelAddr: take(size),
     act: shape.layers.map((l) => take(size * l.outDim)),
     delta: shape.layers.map((l) => take(size * l.outDim)),
-  };
-  const moved = shape.layers.map((l) => take(Math.ceil((l.inDim + 1) / 4)));
+  });
+  const rowFlags = (): number[] => shape.layers.map((l) => take(Math.ceil((l.inDim + 1) / 4)));
+  const buffer = chunkBuffer();
+  const moved = rowFlags();
   const scratch = Array.from({ length: workers }, () => take(updateRowsScratch(size)));
+  const replicas = sync === 'step' ? [] : Array.from({ length: workers }, (): Replica => ({
+    weights: sync === 'local' ? take((1 + stateSlots) * shape.paramCount) : -1, grad: take(shape.paramCount), buffer: chunkBuffer(), moved: rowFlags(),
+  }));
   const pixels = offset * 4;
-  return { chunk: size, workers, paramCount: shape.paramCount, stateSlots, copies, grad, buffer, moved, scratch, pixels, pixelBytes, bytes: pixels + pixelBytes };
+  return { chunk: size, workers, paramCount: shape.paramCount, stateSlots, copies, grad, buffer, moved, scratch, replicas, pixels, pixelBytes, bytes: pixels + pixelBytes };
+}
+
+/** The plan as worker `worker` sees it when it trains alone on its replica: its own buffer, gradient sums and row flags. */
+export function replicaPlan(plan: ArenaPlan, worker: number): ArenaPlan {
+  const { grad, buffer, moved } = plan.replicas[worker];
+  return { ...plan, grad, buffer, moved };
 }
 
 /** The copy of the parameters a step writes when it reads the one at `at`. */

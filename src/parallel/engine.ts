@@ -21,6 +21,7 @@ import { kernelsWasmFile } from '../kernels/load.js';
 import { builtFile } from '../util/built.js';
 import { UserError } from '../util/errors.js';
 import { faultHookFromEnv } from './fault-hook.js';
+import { STEP_SYNC, roundOf, type SyncSpec } from './sync.js';
 
 export interface EngineOptions {
   /** Its sample size and class count size the net's first and last layers. */
@@ -33,6 +34,8 @@ export interface EngineOptions {
   /** How steps update the weights (default: plain SGD at a constant rate). */
   optimizer?: OptimizerSpec;
   schedule?: ScheduleSpec;
+  /** How the workers' updates meet (default step: every batch shared by all, the same bits for any worker count). */
+  sync?: SyncSpec;
   /** How many times a step whose worker failed is retried before giving up. */
   maxRetries?: number;
   onRetry?: (attempt: number, error: Error) => void;
@@ -86,12 +89,12 @@ export interface StepRange {
 }
 
 /** The net's shape for `data` (its sample size in, its classes out) and the arena of an engine of it. */
-export function planEngine(data: Dataset, hidden: number[], workers: number, chunk: number, optimizer = PLAIN_SGD): { shape: ModelShape; plan: ArenaPlan } {
+export function planEngine(data: Dataset, hidden: number[], workers: number, chunk: number, optimizer = PLAIN_SGD, sync = STEP_SYNC): { shape: ModelShape; plan: ArenaPlan } {
   const shape = modelShape([data.train.features, ...hidden, data.classes]);
   // Pixel bytes are copied in, since the WebAssembly kernels read them only from their own memory; float features are copied per chunk from where they are.
   const splits = [data.train, data.test, ...(data.val ? [data.val] : [])];
   const pixelBytes = data.train.x instanceof Uint8Array ? sum(splits.map((s) => s.x.length)) : 0;
-  return { shape, plan: planArena(shape, workers, chunk, pixelBytes, stateSlots(optimizer.kind)) };
+  return { shape, plan: planArena(shape, workers, chunk, pixelBytes, stateSlots(optimizer.kind), sync.mode) };
 }
 
 /**
@@ -120,12 +123,20 @@ export class Engine {
   private readonly grad: Float32Array;
   private readonly pool: Piscina;
   private readonly loop: StepLoop;
+  readonly sync: SyncSpec;
+  /** Batches per round (sync.ts roundOf): calls cover whole rounds, but for an epoch's last. */
+  readonly round: number;
 
   constructor(private readonly opts: EngineOptions) {
     if (opts.kernels === 'wasm') kernelsWasmFile(); // a missing build fails here, not in every worker
     const { train, test, val } = opts.data;
     const optimizer = opts.optimizer ?? PLAIN_SGD;
-    ({ shape: this.shape, plan: this.plan } = planEngine(opts.data, opts.hidden, opts.workers, opts.chunk, optimizer));
+    this.sync = opts.sync ?? STEP_SYNC;
+    this.round = roundOf(this.sync, opts.workers);
+    if (this.round > MAX_STEPS_PER_COMMAND) {
+      throw new UserError(`--sync local:${this.sync.k} on ${opts.workers} workers makes rounds of ${this.round} batches; at most ${MAX_STEPS_PER_COMMAND} fit a call: take a smaller K`, 2);
+    }
+    ({ shape: this.shape, plan: this.plan } = planEngine(opts.data, opts.hidden, opts.workers, opts.chunk, optimizer, this.sync));
     const pixels = train.x instanceof Uint8Array;
     const memory = allocateArena(this.plan);
     this.copies = new Map(this.plan.copies.map((at) => [at, new Float32Array(memory.buffer, at * 4, (1 + this.plan.stateSlots) * this.plan.paramCount)]));
@@ -146,7 +157,7 @@ export class Engine {
     const sampleLoss = new Float64Array(new SharedArrayBuffer(this.plan.chunk * 8));
     this.grad = new Float32Array(memory.buffer, this.plan.grad * 4, this.plan.paramCount);
     const workerData: WorkerData = {
-      memory, plan: this.plan, sizes: this.shape.sizes, pixels, kernels: opts.kernels, optimizer, schedule: opts.schedule ?? CONSTANT,
+      memory, plan: this.plan, sizes: this.shape.sizes, pixels, kernels: opts.kernels, optimizer, schedule: opts.schedule ?? CONSTANT, sync: this.sync,
       train: this.data.train, test: this.data.test, val: this.data.val, order: this.order, control, command, results, sampleLoss,
       faultHook: faultHookFromEnv(),
     };
@@ -182,7 +193,9 @@ export class Engine {
     const before = (range.step ?? from) - from;
     let s = from;
     while (s < to) {
-      const count = Math.max(1, Math.min(to - s, stepsPerCall(batch), range.callLimit?.(s) ?? Infinity));
+      const wanted = Math.max(1, Math.min(to - s, stepsPerCall(batch), range.callLimit?.(s) ?? Infinity));
+      // Local SGD's rounds are whole: a call that should end inside one runs to its end.
+      const count = Math.min(to - s, Math.ceil(wanted / this.round) * this.round);
       let done: StepStats[];
       let failure: StepsFailed | undefined;
       try {
@@ -212,7 +225,7 @@ export class Engine {
     let failures = 0;
     while (stats.length < count) {
       const at = first + stats.length * batch;
-      const todo = Math.min(count - stats.length, MAX_STEPS_PER_COMMAND);
+      const todo = Math.min(count - stats.length, Math.floor(MAX_STEPS_PER_COMMAND / this.round) * this.round);
       const t0 = performance.now();
       // Whatever was written to the weights since (initialisation, a checkpoint, a failed
       // step), the first step of a command copies every row it does not update.

@@ -16,7 +16,7 @@
 // a batch gives bit-identical weights. src/reference.ts states the same algorithm plainly.
 import type { ArenaPlan } from './arena.js';
 import { shareOf } from './protocol.js';
-import { ACCUMULATE, type FloatArray, type Kernels, type RowUpdate, type UpdateMode } from '../kernels/kernels.js';
+import { ACCUMULATE, APPLY, APPLY_AND_CLEAR, type FloatArray, type Kernels, type RowUpdate, type UpdateMode } from '../kernels/kernels.js';
 import type { ModelShape } from '../model/model.js';
 import { emptyRule, type UpdateRule } from '../model/optimizer.js';
 import { MAX_CLASSES, type Split } from '../data/dataset.js';
@@ -192,6 +192,27 @@ export function updateWeights(net: Net, block: RowBlock, n: number, mode: Update
   u.mode = mode;
   u.to = into - net.weights;
   net.kernels.updateRows(u);
+}
+
+/**
+ * One whole step on one worker, both phases, updating the parameters at net.weights in
+ * place by net.rule: what a step of every sharing computes (the update of a row reads only
+ * that row), so one worker's step here gives the bits of a shared one. Used where a worker
+ * trains its own batches (--sync local and hogwild, replicas.ts); each sample's loss goes
+ * to losses[] and is summed in chunk order, as the shared step sums it.
+ */
+export function stepAlone(net: Net, split: Split, order: Int32Array, lo: number, hi: number, losses: Float64Array, blocks: RowBlock[]): PassResult {
+  const chunk = net.plan.chunk;
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = lo; start < hi; start += chunk) {
+    const n = Math.min(chunk, hi - start);
+    correct += forwardBackward(net, split, order, start, 0, n, losses);
+    for (let p = 0; p < n; p++) lossSum += losses[p];
+    const mode = start + n < hi ? ACCUMULATE : start === lo ? APPLY : APPLY_AND_CLEAR;
+    for (const block of blocks) updateWeights(net, block, n, mode);
+  }
+  return { lossSum, correct };
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Split, SplitName } from '../data/dataset.js';
 import type { KernelKind } from '../kernels/kernels.js';
 import type { OptimizerSpec, ScheduleSpec } from '../model/optimizer.js';
 import type { ArenaPlan } from './arena.js';
+import type { SyncSpec } from './sync.js';
 import type { FaultHook } from './fault-hook.js';
 
 /** Handed to every worker once, as Piscina's workerData. All buffers are shared. */
@@ -21,6 +22,8 @@ export interface WorkerData {
   /** How steps update the weights: the optimizer, and the schedule of the learning rate. */
   optimizer: OptimizerSpec;
   schedule: ScheduleSpec;
+  /** How the workers' updates meet (sync.ts); local and hogwild train on plan.replicas. */
+  sync: SyncSpec;
   train: Split;
   test: Split;
   val?: Split;
@@ -80,9 +83,10 @@ export interface StepResult {
 }
 
 const RESULT: readonly (keyof StepResult)[] = ['lossSum', 'correct', 'computeMs', 'waitMs', 'reduceMs'];
-/** Steps one command may carry: bounds the results buffer and the time between the coordinator's checks. */
-export const MAX_STEPS_PER_COMMAND = 256;
-export const resultWords = (workers: number): number => MAX_STEPS_PER_COMMAND * workers * RESULT.length;
+/** Steps one command may carry: bounds the results buffer and the time between the coordinator's checks (and so local SGD's rounds). */
+export const MAX_STEPS_PER_COMMAND = 1024;
+/** Words of the results of `steps` steps (default: as many as a command may carry). */
+export const resultWords = (workers: number, steps = MAX_STEPS_PER_COMMAND): number => steps * workers * RESULT.length;
 
 export function writeResult(results: Float64Array, step: number, worker: number, workers: number, r: StepResult): void {
   const at = (step * workers + worker) * RESULT.length;
@@ -136,6 +140,8 @@ export const OPCODE = 4;
 export const DONE = 5;
 export const STEPS_DONE = 6;
 export const WEIGHTS = 7;
+// Hogwild: the next batch of the command to take; the last worker out resets it.
+export const BATCHES = 8;
 
 export const OP_STEPS = 0;
 export const OP_STOP = 1;
@@ -271,4 +277,5 @@ export function resetBarrier(control: Int32Array): void {
   for (let i = COUNTERS; i < control.length; i++) Atomics.store(control, i, 0);
   Atomics.store(control, ABORT, 0);
   Atomics.store(control, STEPS_DONE, 0);
+  Atomics.store(control, BATCHES, 0);
 }

@@ -7,7 +7,7 @@
 // ones, and runs evaluation tasks while the loop is stopped.
 import type { Piscina } from 'piscina';
 import {
-  DONE, MAX_STEPS_PER_COMMAND, OPCODE, OP_STEPS, OP_STOP, SEQUENCE, STEPS_DONE, WEIGHTS, abortBarrier, readResult, resetBarrier, writeCommand,
+  DONE, MAX_STEPS_PER_COMMAND, OPCODE, resultWords, OP_STEPS, OP_STOP, SEQUENCE, STEPS_DONE, WEIGHTS, abortBarrier, readResult, resetBarrier, writeCommand,
   type ServeTask, type StepResult, type StepsCommand,
 } from './protocol.js';
 
@@ -59,6 +59,8 @@ export class StepLoop {
     if (count < 1 || count > MAX_STEPS_PER_COMMAND) throw new RangeError(`step count ${count} outside 1..${MAX_STEPS_PER_COMMAND}`);
     if (!this.running) this.start();
     writeCommand(this.command, command);
+    // A worker writes the results of the steps it takes; under local and hogwild those of the others' stay 0.
+    this.results.fill(0, 0, resultWords(this.workers, count));
     Atomics.store(this.control, WEIGHTS, command.weights);
     Atomics.store(this.control, STEPS_DONE, 0);
     this.publish(OP_STEPS);

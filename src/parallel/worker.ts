@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { workerData } from 'piscina';
 import { loadKernels } from '../kernels/load.js';
 import { ACCUMULATE, APPLY, APPLY_AND_CLEAR } from '../kernels/kernels.js';
-import { otherCopy } from './arena.js';
+import { otherCopy, replicaPlan } from './arena.js';
 import { modelShape } from '../model/model.js';
 import { ruleOfStep } from '../model/optimizer.js';
 import { evaluateRange, forwardBackward, makeNet, rowBlocks, updateWeights, type Net } from './pass.js';
@@ -15,6 +15,7 @@ import {
   type EvalResult, type EvalTask, type ServeTask, type StepResult, type WorkerData,
 } from './protocol.js';
 import { commitFault, faultDue } from './fault-hook.js';
+import { hogwildSteps, localRounds, type Trainer } from './replicas.js';
 
 const data = workerData as WorkerData;
 const f = new Float32Array(data.memory.buffer);
@@ -47,13 +48,22 @@ export function serve({ worker, sequence }: ServeTask): void {
   net = makeNet(shape, data.plan, kernels, f, worker, data.pixels);
   samples = new Shares(control, sampleCounter, worker, workers);
   rows = new Shares(control, blockCounter, worker, workers);
+  const alone: Trainer | undefined = data.sync.mode === 'step' ? undefined : {
+    data, worker, f, blocks, spin, net: makeNet(shape, replicaPlan(data.plan, worker), kernels, f, worker, data.pixels), losses: new Float64Array(data.plan.chunk),
+  };
   for (;;) {
     Atomics.wait(control, SEQUENCE, sequence);
     const next = Atomics.load(control, SEQUENCE);
     if (next === sequence) continue;
     sequence = next;
     if (Atomics.load(control, OPCODE) === OP_STOP) return;
-    const { first, batch, end, count, lr, step: before, weights } = readCommand(data.command);
+    const command = readCommand(data.command);
+    if (alone) {
+      (data.sync.mode === 'local' ? localRounds : hogwildSteps)(alone, command);
+      if (Atomics.add(control, DONE, 1) === workers - 1) Atomics.notify(control, DONE);
+      continue;
+    }
+    const { first, batch, end, count, lr, step: before, weights } = command;
     net.weights = weights;
     for (let i = 0; i < count; i++) {
       const lo = first + i * batch;
