@@ -28,9 +28,17 @@ export function intAtLeast(flag: string, value: unknown, min: number): number {
   return integerIn(`--${flag}`, value, min);
 }
 
+/**
+ * The training settings of a benchmark. Its --warmup counts unmeasured steps, so the learning
+ * rate's warm-up comes only from the environment or --config, not from that flag.
+ */
+function benchSettings(argv: Record<string, unknown>) {
+  return settingsOf({ ...argv, warmup: undefined });
+}
+
 /** --sync given: time to accuracy per mode and worker count (bench/sync.ts) instead of the step benchmark. */
 async function runSync(argv: Record<string, unknown>): Promise<void> {
-  const settings = settingsOf({ ...argv, sync: undefined });
+  const settings = benchSettings({ ...argv, sync: undefined });
   const syncs = String(argv.sync).split(',').map((v) => SCHEMA.sync(v, '--sync') as string);
   const target = Number(argv.target);
   if (!(target > 0 && target < 1)) throw new UserError(`--target must be a test accuracy above 0 and below 1 (0.97 for 97%), got ${JSON.stringify(argv.target)}`, 2);
@@ -55,7 +63,7 @@ async function runSync(argv: Record<string, unknown>): Promise<void> {
 
 async function run(argv: Record<string, unknown>): Promise<void> {
   if (argv.sync !== undefined) return runSync(argv);
-  const cfg = settingsOf(argv);
+  const cfg = benchSettings(argv);
   const opts = {
     hidden: cfg.hidden, kernels: cfg.kernels, chunk: cfg.chunk, seed: cfg.seed, lr: cfg.lr, optimizer: optimizerOf(cfg),
     workersList: intList('workers-list', argv.workersList, 1, MAX_WORKERS),

@@ -14,7 +14,7 @@ import { compareBatchingCommand } from './compare-batching.js';
 export function buildCli(args: string[]): Argv {
   return yargs(args)
     .scriptName('threadgrad')
-    .usage('$0 <command> [options]\n\nData-parallel MLP training on MNIST across worker threads.')
+    .usage('$0 <command> [options]\n\nData-parallel MLP training across worker threads, on the bundled MNIST or your own IDX or CSV data.')
     .command(trainCommand)
     .command(evalCommand)
     .command(predictCommand)

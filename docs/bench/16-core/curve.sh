@@ -8,5 +8,5 @@ set -eu
 out=${1:-docs/bench/16-core}
 mkdir -p "$out"
 { echo "node $(node -v); nproc $(nproc); $(git log --oneline -1 2>/dev/null || true)"
-  node dist/src/cli.js bench --workers-list 1,2,4,8,12,16 --repeats 5 --out "$out"
+  node dist/src/cli/main.js bench --workers-list 1,2,4,8,12,16 --repeats 5 --out "$out"
 } | tee "$out/curve.log"

@@ -14,7 +14,7 @@ NODE=$(command -v node)
 pin() { local cpus=$1; shift
   if command -v taskset >/dev/null; then taskset -c "$cpus" "$@"
   else python3 -c 'import os,sys; os.sched_setaffinity(0,{int(c) for c in sys.argv[1].split(",")}); os.execv(sys.argv[2],sys.argv[2:])' "$cpus" "$@"; fi; }
-B="dist/src/cli.js bench"
+B="dist/src/cli/main.js bench"
 { echo "node $($NODE -v); nproc $(nproc); $(git log --oneline -1 2>/dev/null || true)"
   lscpu 2>/dev/null | grep -E 'Model name|Thread|Core|Socket|NUMA node\(s\)|L2|L3' || true
   for round in 1 2 3; do
