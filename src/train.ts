@@ -13,7 +13,7 @@ import { Engine, StepsFailed, type EvalStats, type StepStats } from './parallel/
 import { batchSizeOf, checkSameSync, optimizerOf, scheduleOf, stepsPerEpoch, syncOf, testSteps } from './run-settings.js';
 import { Diverged, UserError } from './util/errors.js';
 import { displayPath } from './util/files.js';
-import type { Dataset } from './data/dataset.js';
+import { describe, type Dataset } from './data/dataset.js';
 import { loadDataset } from './sources.js';
 import { initParams } from './model/model.js';
 import { lrAt } from './model/optimizer.js';
@@ -222,8 +222,8 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
       at = { epoch: 1, step: 0, lossSum: 0, correct: 0, rng: rng.state(), stepsDone: 0 };
     }
     log.info(
-      { train: n, val: data.val?.count ?? 0, test: data.test.count, batchSize: batch, stepsPerEpoch: steps, workers: cfg.workers, hidden: cfg.hidden,
-        optimizer: cfg.optimizer, lr: cfg.lr, lrSchedule: cfg.lrSchedule, kernels: cfg.kernels, ...(run.resume && { resumeFrom: run.resume.path, epoch: at.epoch, step: at.step }) },
+      { train: n, val: data.val?.count ?? 0, test: data.test.count, input: describe(data.input), classes: data.classes, batchSize: batch, stepsPerEpoch: steps, workers: cfg.workers, hidden: cfg.hidden,
+        optimizer: cfg.optimizer, lr: cfg.lr, lrSchedule: cfg.lrSchedule, sync: cfg.sync, kernels: cfg.kernels, ...(run.resume && { resumeFrom: run.resume.path, epoch: at.epoch, step: at.step }) },
       'training',
     );
     const cores = availableParallelism();

@@ -229,6 +229,16 @@ describe('the library', () => {
     expect(out).toMatch(/^evaluate: [\d.]+%; predict \(0\.5, 0\.1\) -> class \d/m);
   });
 
+  it('the EMNIST-format folder that examples/make-shapes.mjs writes trains with --data-dir', async () => {
+    const dir = join(tempDir(), 'shapes');
+    execFileSync(process.execPath, [join(import.meta.dirname, '..', 'examples', 'make-shapes.mjs'), dir], { encoding: 'utf8' });
+    const r = await runCli(['train', '--data-dir', dir]); // the defaults, stopping at the plateau
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^stopped after epoch \d+: validation loss no better for 5 epochs; best epoch \d+: test accuracy/);
+    expect(Number(/test accuracy ([\d.]+)%/.exec(r.stdout)![1])).toBeGreaterThan(95);
+    expect(r.stderr).toMatch(/"input":"24x16 unsigned-byte values","classes":5/);
+  });
+
   it('an aborted run returns where it stopped, and resuming from its checkpoint ends with the same weights as a run never stopped', async () => {
     const data = makeDataset(stripeSplit(400, 1, SHAPE, 5), stripeSplit(50, 2, SHAPE, 5), { shape: SHAPE });
     const settings = { data, hidden: [16], epochs: 3, batchSize: 20, patience: 0, workers: 2 };

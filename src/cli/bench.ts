@@ -57,7 +57,7 @@ async function runSync(argv: Record<string, unknown>): Promise<void> {
   const meta = { date: new Date().toISOString(), cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, settings: opts.cfg, target, repeats: opts.repeats };
   const written = writeSyncOutputs(out, { meta, runs, rows }, target);
   process.stdout.write(formatSyncTable(rows, target));
-  process.stdout.write(`median of ${opts.repeats} run(s) per cell; batch ${settings.batchSize}, lr ${settings.lr}, ${settings.optimizer}, test set evaluated 4 times an epoch, at most ${opts.cfg.epochs} epochs\n`);
+  process.stdout.write(`median of ${opts.repeats} run(s) per cell; samples/s after the first epoch (which compiles the workers' code), seconds from the start; batch ${settings.batchSize}, lr ${settings.lr}, ${settings.optimizer}, test set evaluated 4 times an epoch, at most ${opts.cfg.epochs} epochs\n`);
   log.info({ written }, 'wrote results');
 }
 
