@@ -12,7 +12,7 @@ const ACCUMULATE = 0; //      gW[k] += g_k                                (a chu
 const APPLY = 1; //           W'[k] = rule(W[k], g_k)                     (a step of one chunk: gW stays zero)
 const APPLY_AND_CLEAR = 2; // W'[k] = rule(W[k], gW[k] + g_k), gW[k] = 0  (the last of several chunks)
 
-// The update rules, numbered as in src/model/optimizer.ts.
+// The update rules, numbered as in src/kernels/update-rule.ts.
 const PLAIN = 0; //    W' = W - scale * g
 const SGD = 1; //      d = g * gscale + wd * W; W' = W - lr * d
 const MOMENTUM = 2; // v' = mu * v + d; W' = W - lr * v'

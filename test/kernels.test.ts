@@ -11,7 +11,8 @@ import { head, loadMnist } from '../src/data/dataset.js';
 import { initParams } from '../src/model/model.js';
 import type { KernelKind } from '../src/kernels/kernels.js';
 import { Rng } from '../src/util/rng.js';
-import { PLAIN_SGD, CONSTANT, RULE_PLAIN, emptyRule, ruleOfStep, type OptimizerKind, type UpdateRule } from '../src/model/optimizer.js';
+import { PLAIN_SGD, CONSTANT, ruleOfStep, type OptimizerKind } from '../src/model/optimizer.js';
+import { RULE_PLAIN, emptyRule, type UpdateRule } from '../src/kernels/update-rule.js';
 
 const PAGE = 65536;
 const RESERVED_FLOATS = PAGE / 4;

@@ -3,7 +3,7 @@
 // TypeScript loops below and the WebAssembly SIMD kernels, which see the arena as their memory.
 // Matrices are row-major; W is [inDim][outDim]. The TypeScript loops are the plain statement
 // of what the fast kernels compute: test/kernels.test.ts holds the wasm build to them.
-import { RULE_ADAM, RULE_ADAMW, RULE_MOMENTUM, RULE_PLAIN, RULE_SGD, type UpdateRule } from '../model/optimizer.js';
+import { RULE_ADAM, RULE_ADAMW, RULE_MOMENTUM, RULE_PLAIN, RULE_SGD, type UpdateRule } from './update-rule.js';
 
 export const KERNEL_KINDS = ['ts', 'wasm'] as const;
 export type KernelKind = (typeof KERNEL_KINDS)[number];

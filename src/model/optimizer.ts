@@ -3,7 +3,8 @@
 // themselves are stated plainly in src/reference.ts (optimizerStep) and applied, row by row,
 // by the kernels (Kernels.updateRows); this module holds what both agree on: the names, how
 // much state each optimizer keeps per parameter, the learning rate of every step, and the
-// numbers a step hands to the kernels.
+// numbers a step hands to the kernels (their record is kernels/update-rule.ts).
+import { RULE_ADAM, RULE_ADAMW, RULE_MOMENTUM, RULE_NESTEROV, RULE_PLAIN, RULE_SGD, type UpdateRule } from '../kernels/update-rule.js';
 
 export const OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'adam', 'adamw'] as const;
 export type OptimizerKind = (typeof OPTIMIZERS)[number];
@@ -66,39 +67,6 @@ export function lrAt(s: ScheduleSpec, lr: number, t: number): number {
   const done = t - w - 1;
   if (s.kind === 'step') return lr * s.gamma ** Math.floor(done / s.stepSize);
   return lr * 0.5 * (1 + Math.cos((Math.PI * done) / (s.totalSteps - w)));
-}
-
-/** The rule codes the kernels switch on (see assembly/rows.ts). */
-export const RULE_PLAIN = 0; // sgd without weight decay: W' = W - scale * g, no state
-export const RULE_SGD = 1;
-export const RULE_MOMENTUM = 2;
-export const RULE_NESTEROV = 3;
-export const RULE_ADAM = 4;
-export const RULE_ADAMW = 5;
-
-/**
- * The numbers one step hands to the kernels for its update. g is the sum over the batch of
- * the loss gradients, so the mean gradient is g * gscale.
- */
-export interface UpdateRule {
-  rule: number;
-  /** RULE_PLAIN: lr / batch, applied to g as it is (the rounding of the plain rule stays the same). */
-  scale: number;
-  gscale: number;
-  /** This step's learning rate. */
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** adam, adamw: lr / (1 - beta1^t) and 1 / sqrt(1 - beta2^t), the bias corrections folded in. */
-  stepSize: number;
-  invSqrtBias2: number;
-}
-
-export function emptyRule(): UpdateRule {
-  return { rule: RULE_PLAIN, scale: 0, gscale: 0, lr: 0, momentum: 0, weightDecay: 0, beta1: 0, beta2: 0, eps: 0, stepSize: 0, invSqrtBias2: 0 };
 }
 
 /** Fills `into` for step t (counting from 1) of a run with base rate lr, over a batch of `samples`. */

@@ -18,7 +18,7 @@ import type { ArenaPlan } from './arena.js';
 import { shareOf } from './protocol.js';
 import { ACCUMULATE, APPLY, APPLY_AND_CLEAR, type FloatArray, type Kernels, type RowUpdate, type UpdateMode } from '../kernels/kernels.js';
 import type { ModelShape } from '../model/model.js';
-import { emptyRule, type UpdateRule } from '../model/optimizer.js';
+import { emptyRule, type UpdateRule } from '../kernels/update-rule.js';
 import { MAX_CLASSES, type Split } from '../data/dataset.js';
 
 export interface PassResult {
