@@ -13,7 +13,8 @@ import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os'
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstReach, formatPeersTable, peersChart, percent, summarizePeers, SYSTEM_NAMES, threadsName, type PeerPoint, type PeerRun } from '../src/bench/peers.js';
-import { DEFAULTS, MAX_WORKERS, integerIn, parseWarmup, resolveConfig, type TrainConfig } from '../src/config.js';
+import { DEFAULTS, MAX_WORKERS, parseWarmup, resolveConfig, type TrainConfig } from '../src/config.js';
+import { integerIn } from '../src/util/values.js';
 import { dataPaths, defaultDataDir, head, loadIdxDataset } from '../src/data/dataset.js';
 import { prepare } from '../src/sources.js';
 import { train } from '../src/train.js';

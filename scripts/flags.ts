@@ -2,7 +2,7 @@
 // the usage, and a flag that is unknown, lacks its value or is out of range stops the
 // script with one line naming it and exit status 2, as the threadgrad CLI does.
 import { parseArgs } from 'node:util';
-import { choiceOf, integerIn } from '../src/config.js';
+import { choiceOf, integerIn } from '../src/util/values.js';
 
 export interface ScriptFlags<K extends string> {
   /** --name as given, else its default (undefined where it has none). */

@@ -3,9 +3,8 @@
 // and every value, whatever its source, goes through the same validation so that a bad
 // one is reported once, by name, with where it came from.
 import { readFileSync } from 'node:fs';
-import { resolve, sep } from 'node:path';
 import type { Checkpoint } from './model/checkpoint.js';
-import { UserError } from './util/errors.js';
+import { atLeastZero, bool, editDistance, fraction, int, number, oneOf, path, positive, show, usage, type Parser } from './util/values.js';
 import { KERNEL_KINDS, type KernelKind } from './kernels/kernels.js';
 import { MAX_CLASSES } from './data/dataset.js';
 import { NORMALIZATIONS, type NormalizeKind } from './data/normalize.js';
@@ -111,70 +110,6 @@ export const DEFAULTS: TrainConfig = {
 
 /** Worker threads one pool may have. */
 export const MAX_WORKERS = 1024;
-
-type Parser = (value: unknown, where: string) => unknown;
-
-/** A bad setting is a usage error: exit status 2, like a bad flag. */
-const usage = (message: string): UserError => new UserError(message, 2);
-
-/** `v` (a number or its text) as an integer in [min, max]; else a usage error naming `where`. */
-export function integerIn(where: string, v: unknown, min: number, max = Infinity): number {
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    const range = max === Infinity ? `>= ${min}` : `from ${min} to ${max}`;
-    throw usage(`${where} must be an integer ${range}, got ${show(v)}`);
-  }
-  return n;
-}
-
-/** `v` if it is one of `choices`; else a usage error naming `where`. */
-export function choiceOf<C extends string>(where: string, v: unknown, choices: readonly C[]): C {
-  if (typeof v !== 'string' || !choices.includes(v as C)) throw usage(`${where} must be one of ${choices.join(', ')}, got ${show(v)}`);
-  return v as C;
-}
-
-const int = (min: number, max: number): Parser => (v, where) => integerIn(where, v, min, max);
-
-/** A number, from a number or its text; NaN otherwise. */
-const number = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN);
-
-const positive: Parser = (v, where) => {
-  const n = number(v);
-  if (!Number.isFinite(n) || n <= 0) throw usage(`${where} must be a number greater than 0, got ${show(v)}`);
-  return n;
-};
-
-const atLeastZero: Parser = (v, where) => {
-  const n = number(v);
-  if (!Number.isFinite(n) || n < 0) throw usage(`${where} must be a number of at least 0, got ${show(v)}`);
-  return n;
-};
-
-/** In [0, 1): a decay rate such as momentum or Adam's betas. */
-const fraction: Parser = (v, where) => {
-  const n = number(v);
-  if (!(n >= 0 && n < 1)) throw usage(`${where} must be a number from 0 up to (not including) 1, got ${show(v)}`);
-  return n;
-};
-
-const bool: Parser = (v, where) => {
-  if (typeof v === 'boolean') return v;
-  if (v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  throw usage(`${where} must be true or false, got ${show(v)}`);
-};
-
-/**
- * A file or folder, made absolute against the current folder: a checkpoint stores the
- * settings, and a run resumed or evaluated from another folder must find the same files.
- */
-const path: Parser = (v, where) => {
-  if (typeof v !== 'string' || v === '') throw usage(`${where} must be a non-empty path, got ${show(v)}`);
-  // A trailing slash says "a folder"; resolve() would drop it, and with it the chance to refuse a folder where a file is due.
-  return resolve(v) + (/[\\/]$/.test(v) ? sep : '');
-};
-
-const oneOf = (...choices: string[]): Parser => (v, where) => choiceOf(where, v, choices);
 
 const layerSizes: Parser = (v, where) => {
   const parts = typeof v === 'string' ? v.split(',') : typeof v === 'number' ? [v] : v;
@@ -337,21 +272,6 @@ export function resolveConfig(sources: { flags?: Record<string, unknown>; env?: 
   const fromFlags = configFromFlags(sources.flags ?? {});
   const fromEnv = configFromEnv(sources.env ?? {}, fromFlags);
   return { ...DEFAULTS, ...fromFile, ...fromEnv, ...fromFlags };
-}
-
-function show(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(JSON.stringify(v) ?? v);
-}
-
-/** Levenshtein distance, for "did you mean". */
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length];
 }
 
 /** When periodic checkpoints are written: every N steps, every N epochs, or only at the end. */

@@ -1,23 +1,23 @@
 // The training API: every epoch reshuffles the sample order with the seeded RNG, walks it
 // in mini-batches (or in one full batch) on the engine, evaluates on the validation set,
 // and stops at the plateau (early-stopping.ts) or after --epochs; the test set is reported
-// at the end. Checkpoints make any stop resumable. No terminal and no process signals
-// here: the command line (cli/train.ts) draws progress from onProgress and turns Ctrl-C
-// into an aborted signal.
+// at the end. Checkpoints (run-saves.ts) make any stop resumable. No terminal and no
+// process signals here: the command line (cli/train.ts) draws progress from onProgress and
+// turns Ctrl-C into an aborted signal.
 import { availableParallelism } from 'node:os';
 import { pino, type Logger } from 'pino';
-import { checkResumable, checkWritable, writeCheckpoint, type Checkpoint } from './model/checkpoint.js';
+import { checkResumable, checkWritable, type Checkpoint } from './model/checkpoint.js';
 import { parseCheckpointEvery, type TrainConfig } from './config.js';
 import { EarlyStopping } from './early-stopping.js';
 import { Engine, StepsFailed, type EvalStats, type StepStats } from './parallel/engine.js';
 import { batchSizeOf, checkSameSync, optimizerOf, scheduleOf, stepsPerEpoch, syncOf, testSteps } from './run-settings.js';
-import { Diverged, UserError } from './util/errors.js';
-import { displayPath } from './util/files.js';
+import { UserError } from './util/errors.js';
+import { RunSaves, type Position } from './run-saves.js';
 import { describe, type Dataset } from './data/dataset.js';
 import { loadDataset } from './sources.js';
 import { initParams } from './model/model.js';
 import { lrAt } from './model/optimizer.js';
-import { Rng, type RngState } from './util/rng.js';
+import { Rng } from './util/rng.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -72,14 +72,6 @@ export interface TestPoint {
   testLoss: number;
 }
 
-/**
- * A batch whose mean cross-entropy exceeds this has logits ~100 apart on wrong answers:
- * the weights have blown up. Too high a learning rate rarely reaches NaN: the ReLUs die
- * first and the loss settles at a finite, useless value, so NaN alone would miss it.
- * Healthy runs stay below 10.
- */
-export const EXPLODED_LOSS = 100;
-
 /** Where a run is, for a progress display: after every call of steps. */
 export interface TrainProgress {
   epoch: number;
@@ -119,16 +111,6 @@ export interface TrainOptions {
   stepsPerCall?: number;
 }
 
-/** Where training stands: the epoch to continue, its steps done and their sums, the RNG state before its shuffle, and the steps of the run. */
-interface Position {
-  epoch: number;
-  step: number;
-  lossSum: number;
-  correct: number;
-  rng: RngState;
-  stepsDone: number;
-}
-
 export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<TrainResult> {
   const log = run.log ?? pino({ level: 'silent' });
   let data = run.data ?? (await loadDataset(cfg));
@@ -157,56 +139,7 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
     onRetry: (attempt, error) => log.warn({ attempt, error: error.message }, 'a worker failed mid-step; retrying the step'),
   });
   data = engine.data; // the engine's copy; the loaded pixels can be freed unless the caller keeps them
-  const where = (at: { epoch: number; step: number }): string =>
-    at.step === 0 ? `the start of epoch ${at.epoch}` : `epoch ${at.epoch}, step ${at.step} of ${steps}`;
-  let lastSaved = run.resume && `${displayPath(run.resume.path)} (${where(run.resume.header)})`;
-  // A step's loss measures the weights from before its update, so a save due after a step
-  // waits here, with a copy of the weights, until the next loss has vetted them.
-  let pending: { at: Position; params: Float32Array; state: Float32Array } | undefined;
-
-  const save = (path: string, at: Position, params = engine.params, state = engine.state, finished?: string): void => {
-    if (!params.every(Number.isFinite)) throw diverged(`after ${where(at)} the weights are no longer finite`);
-    writeCheckpoint(path, {
-      header: {
-        sizes: engine.shape.sizes, input: data.input, epoch: at.epoch, step: at.step, epochLossSum: at.lossSum, epochCorrect: at.correct,
-        trainCount: n, batchSize: batch, stepsDone: at.stepsDone, rng: at.rng,
-        early: early?.state ?? { bestEpoch: 0, best: 0, badEpochs: 0 }, ...(finished && { finished }),
-        config: { ...cfg }, savedAt: new Date().toISOString(),
-      },
-      params, state, best: early?.bestParams ?? new Float32Array(0),
-    });
-    lastSaved = `${displayPath(path)} (${where(at)})`;
-    log.info({ checkpoint: path, epoch: at.epoch, step: at.step }, 'checkpoint saved');
-  };
-  /** Stop at once on an exploded loss, before any save can store the weights behind it. */
-  const vet = (meanLoss: number, what: string): void => {
-    if (!(meanLoss <= EXPLODED_LOSS)) throw diverged(`${what} is ${meanLoss.toPrecision(3)} per sample (a blind guess scores ln ${data.classes} = ${Math.log(data.classes).toFixed(2)})`);
-    if (pending && cfg.checkpoint) save(cfg.checkpoint, pending.at, pending.params, pending.state);
-    pending = undefined;
-  };
-  const diverged = (what: string): Diverged =>
-    new Diverged(
-      `training diverged: ${what}; the learning rate ${cfg.lr} is probably too high (try ${Number((cfg.lr / 10).toPrecision(3))} or lower)` +
-        (data.input.kind === 'floats' && !data.input.normalize ? ', or the features need scaling (--normalize standard)' : '') + '; ' +
-        (lastSaved ? `kept the last good checkpoint ${lastSaved}` : 'no checkpoint was saved'),
-    );
-  /**
-   * Save where training stands on the way out (to the rescue path without a checkpoint
-   * setting) and say what became of it; a save that fails is said, and the stop stays what it was.
-   */
-  const saveOnStop = (stopped: string, at: Position): { message: string; checkpoint?: string } => {
-    const path = cfg.checkpoint ?? run.rescuePath;
-    if (path === undefined) return { message: `${stopped} at ${where(at)}; no checkpoint was saved (no checkpoint path was set)` };
-    let saved: string;
-    try {
-      saved = typeof path === 'string' ? path : path();
-      save(saved, at);
-    } catch (e) {
-      if (!(e instanceof UserError) || e instanceof Diverged) throw e;
-      return { message: `${stopped} at ${where(at)}; the checkpoint was not saved: ${e.message}` };
-    }
-    return { message: `${stopped} at ${where(at)}; saved a checkpoint to ${displayPath(saved)}`, checkpoint: displayPath(saved) };
-  };
+  const saves = new RunSaves({ cfg, engine, data, trainCount: n, batch, steps, early, log, resumed: run.resume });
   const stopRequested = (): string | undefined => (run.signal?.aborted ? String(run.signal.reason ?? 'abort') : undefined);
 
   try {
@@ -252,13 +185,13 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
       const afterCall = async (done: StepStats[]): Promise<boolean> => {
         const before = at.step;
         for (const stats of done) {
-          vet(stats.lossSum / stats.samples, `at epoch ${epoch}, step ${at.step + 1} the mean loss`);
+          saves.vet(stats.lossSum / stats.samples, `at epoch ${epoch}, step ${at.step + 1} the mean loss`);
           at = { ...at, step: at.step + 1, stepsDone: at.stepsDone + 1, lossSum: at.lossSum + stats.lossSum, correct: at.correct + stats.correct };
         }
         // Local SGD's calls end on whole rounds, which may pass a save's step: it is then made at the round's end.
         const passed = (every: number): boolean => Math.floor(((epoch - 1) * steps + at.step) / every) > Math.floor(((epoch - 1) * steps + before) / every);
         if (cfg.checkpoint && every.unit === 'steps' && passed(every.count)) {
-          pending = { at, params: engine.params.slice(), state: engine.state.slice() };
+          saves.saveAfterVetting(at);
         }
         const seen = Math.min(epochSamples, at.step * batch);
         const samplesPerSec = (1000 * (seen - firstStep * batch)) / (performance.now() - t0 - evalMs);
@@ -278,7 +211,7 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
       } catch (e) {
         // The engine gave up after retries; the failed step wrote only the copy it did not read, so the weights are those of the completed steps.
         if (!(e instanceof StepsFailed)) throw e;
-        const { message, checkpoint } = saveOnStop(`${e.message}; stopped`, at);
+        const { message, checkpoint } = saves.saveOnStop(`${e.message}; stopped`, at, run.rescuePath);
         throw new UserError(message, e.exitCode, checkpoint);
       }
       if (aborted) break;
@@ -291,11 +224,11 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
       };
       if (data.val) {
         const val = await engine.evaluate('val');
-        vet(val.loss, `after epoch ${epoch} the validation loss`);
+        saves.vet(val.loss, `after epoch ${epoch} the validation loss`);
         [record.valLoss, record.valAcc] = [val.loss, val.accuracy];
         early?.update(epoch, val, engine.params);
       } else {
-        vet(record.loss, `in epoch ${epoch} the mean training loss`);
+        saves.vet(record.loss, `in epoch ${epoch} the mean training loss`);
       }
       if (cfg.testEachEpoch) {
         const test = await engine.evaluate('test');
@@ -306,13 +239,13 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
       run.onEpoch?.(record);
       at = { ...at, epoch: epoch + 1, step: 0, lossSum: 0, correct: 0, rng: rng.state() };
       finished = early?.plateau ? early.reason : at.epoch > cfg.epochs ? `the last of --epochs ${cfg.epochs}` : undefined;
-      if (cfg.checkpoint && (finished || (every.unit === 'epochs' && epoch % every.count === 0))) save(cfg.checkpoint, at, engine.params, engine.state, finished);
+      if (cfg.checkpoint && (finished || (every.unit === 'epochs' && epoch % every.count === 0))) saves.save(cfg.checkpoint, at, engine.params, engine.state, finished);
       if (!finished) aborted = stopRequested();
       if (aborted) break;
     }
     const best = early && { bestEpoch: early.state.bestEpoch };
     if (aborted) {
-      const { message, checkpoint } = saveOnStop(`stopped by ${aborted}`, at);
+      const { message, checkpoint } = saves.saveOnStop(`stopped by ${aborted}`, at, run.rescuePath);
       return { epochs, params: (early?.bestParams ?? engine.params).slice(), stop: { reason: message, epoch: at.epoch - 1, ...best, aborted, checkpoint } };
     }
     // Early stopping returns the best epoch's weights; the checkpoint keeps them beside the last ones, which a longer run would go on from.

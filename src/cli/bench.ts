@@ -6,7 +6,8 @@ import { defaultWorkersList, JIT_WARMUP_STEPS, runBench, withBaseline } from '..
 import { formatSyncTable, runSyncBench, writeSyncOutputs } from '../bench/sync.js';
 import { cpus } from 'node:os';
 import { formatTable, TABLE_NOTE, unevenCoresNote, writeBenchOutputs } from '../bench/report.js';
-import { MAX_WORKERS, SCHEMA, integerIn } from '../config.js';
+import { MAX_WORKERS, SCHEMA } from '../config.js';
+import { integerIn } from '../util/values.js';
 import { UserError } from '../util/errors.js';
 import { checkOutputFolder } from '../util/files.js';
 import { optimizerOf } from '../run-settings.js';
