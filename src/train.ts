@@ -143,6 +143,7 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
   const stopRequested = (): string | undefined => (run.signal?.aborted ? String(run.signal.reason ?? 'abort') : undefined);
 
   try {
+    await engine.ready(); // the pool's start-up is not training time
     let at: Position;
     if (run.resume) {
       const { header: h, params, state } = run.resume;

@@ -269,6 +269,11 @@ export class Engine {
     };
   }
 
+  /** Waits until every worker has started and is ready for steps: start-up, kept out of the first step's time. */
+  async ready(): Promise<void> {
+    await this.loop.ready();
+  }
+
   async close(): Promise<void> {
     await this.loop.stop();
     await this.pool.destroy();

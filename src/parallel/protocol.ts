@@ -145,6 +145,8 @@ export const BATCHES = 8;
 
 export const OP_STEPS = 0;
 export const OP_STOP = 1;
+/** Count yourself into DONE and wait for the next command: all workers are up and serving. */
+export const OP_READY = 2;
 
 // Work counters of a chunk's two phases (see Shares below): per worker, how far its share of
 // the chunk's samples (phase 1) and of the parameter blocks (phase 2) has been taken. A

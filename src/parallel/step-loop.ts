@@ -7,7 +7,7 @@
 // ones, and runs evaluation tasks while the loop is stopped.
 import type { Piscina } from 'piscina';
 import {
-  DONE, MAX_STEPS_PER_COMMAND, OPCODE, resultWords, OP_STEPS, OP_STOP, SEQUENCE, STEPS_DONE, WEIGHTS, abortBarrier, readResult, resetBarrier, writeCommand,
+  DONE, MAX_STEPS_PER_COMMAND, OPCODE, resultWords, OP_READY, OP_STEPS, OP_STOP, SEQUENCE, STEPS_DONE, WEIGHTS, abortBarrier, readResult, resetBarrier, writeCommand,
   type ServeTask, type StepResult, type StepsCommand,
 } from './protocol.js';
 
@@ -75,6 +75,21 @@ export class StepLoop {
     const weights = Atomics.load(this.control, WEIGHTS);
     if (error) resetBarrier(this.control);
     return { results: Array.from({ length: completed }, (_, i) => this.resultsOf(i)), weights, error };
+  }
+
+  /**
+   * Starts the serve tasks and returns once every worker is serving: its thread started,
+   * its code loaded and its kernels compiled. A worker that fails on the way rejects it.
+   */
+  async ready(): Promise<void> {
+    if (!this.running) this.start();
+    this.publish(OP_READY);
+    try {
+      await this.allDone();
+    } catch (e) {
+      await this.recover();
+      throw e;
+    }
   }
 
   /** End the serve tasks so the workers take ordinary tasks again. */

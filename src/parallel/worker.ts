@@ -11,7 +11,7 @@ import { modelShape } from '../model/model.js';
 import { ruleOfStep } from '../model/optimizer.js';
 import { evaluateRange, forwardBackward, makeNet, rowBlocks, updateWeights, type Net } from './pass.js';
 import {
-  DONE, OPCODE, OP_STOP, SEQUENCE, STEPS_DONE, Shares, WEIGHTS, barrier, barrierPolls, blockCounter, readCommand, sampleCounter, writeResult,
+  DONE, OPCODE, OP_READY, OP_STOP, SEQUENCE, STEPS_DONE, Shares, WEIGHTS, barrier, barrierPolls, blockCounter, readCommand, sampleCounter, writeResult,
   type EvalResult, type EvalTask, type ServeTask, type StepResult, type WorkerData,
 } from './protocol.js';
 import { commitFault, faultDue } from './fault-hook.js';
@@ -56,7 +56,12 @@ export function serve({ worker, sequence }: ServeTask): void {
     const next = Atomics.load(control, SEQUENCE);
     if (next === sequence) continue;
     sequence = next;
-    if (Atomics.load(control, OPCODE) === OP_STOP) return;
+    const op = Atomics.load(control, OPCODE);
+    if (op === OP_STOP) return;
+    if (op === OP_READY) {
+      if (Atomics.add(control, DONE, 1) === workers - 1) Atomics.notify(control, DONE);
+      continue;
+    }
     const command = readCommand(data.command);
     if (alone) {
       (data.sync.mode === 'local' ? localRounds : hogwildSteps)(alone, command);
