@@ -7,27 +7,12 @@ import { formatSyncTable, runSyncBench, writeSyncOutputs } from '../bench/sync.j
 import { cpus } from 'node:os';
 import { formatTable, TABLE_NOTE, unevenCoresNote, writeBenchOutputs } from '../bench/report.js';
 import { MAX_WORKERS, SCHEMA } from '../config.js';
-import { integerIn } from '../util/values.js';
+import { intAtLeast, intList } from '../util/values.js';
 import { UserError } from '../util/errors.js';
 import { checkOutputFolder } from '../util/files.js';
 import { optimizerOf } from '../run-settings.js';
 import { loadDataset } from '../sources.js';
 import { commandLogger, settingOptions, settingsOf } from './options.js';
-
-/** "1,2,4" -> [1, 2, 4]; a usage error naming the flag otherwise. */
-export function intList(flag: string, value: unknown, min = 1, max = Infinity): number[] {
-  const parts = String(value).split(',').map((p) => p.trim());
-  const nums = parts.map(Number);
-  if (parts.some((p) => p === '') || nums.some((n) => !Number.isInteger(n) || n < min || n > max)) {
-    const range = max === Infinity ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new UserError(`--${flag} must be a comma-separated list of integers ${range}, got ${JSON.stringify(value)}`, 2);
-  }
-  return nums;
-}
-
-export function intAtLeast(flag: string, value: unknown, min: number): number {
-  return integerIn(`--${flag}`, value, min);
-}
 
 /**
  * The training settings of a benchmark. Its --warmup counts unmeasured steps, so the learning

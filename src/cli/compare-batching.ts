@@ -5,7 +5,7 @@ import { compareBatching, formatComparison, writeComparison, type CompareOptions
 import { UserError } from '../util/errors.js';
 import { checkOutputFolder } from '../util/files.js';
 import { loadDataset } from '../sources.js';
-import { intAtLeast } from './bench.js';
+import { intAtLeast } from '../util/values.js';
 import { commandLogger, settingOptions, settingsOf } from './options.js';
 
 function positive(flag: string, value: unknown): number {

@@ -25,6 +25,22 @@ export function choiceOf<C extends string>(where: string, v: unknown, choices: r
   return v as C;
 }
 
+/** "1,2,4" -> [1, 2, 4]; a usage error naming the flag otherwise. */
+export function intList(flag: string, value: unknown, min = 1, max = Infinity): number[] {
+  const parts = String(value).split(',').map((p) => p.trim());
+  const nums = parts.map(Number);
+  if (parts.some((p) => p === '') || nums.some((n) => !Number.isInteger(n) || n < min || n > max)) {
+    const range = max === Infinity ? `>= ${min}` : `from ${min} to ${max}`;
+    throw usage(`--${flag} must be a comma-separated list of integers ${range}, got ${show(value)}`);
+  }
+  return nums;
+}
+
+/** A flag's value as an integer of at least `min`. */
+export function intAtLeast(flag: string, value: unknown, min: number): number {
+  return integerIn(`--${flag}`, value, min);
+}
+
 export const int = (min: number, max: number): Parser => (v, where) => integerIn(where, v, min, max);
 
 /** A number, from a number or its text; NaN otherwise. */
