@@ -2,7 +2,8 @@
 // weights that a loss has vetted: a step's loss measures the weights from before its
 // update, so a save due after a step waits, with a copy of the weights, until the next
 // loss. A loss that has exploded stops the run at once and leaves the last good checkpoint
-// as it was; a stop (Ctrl-C, a worker that keeps failing) saves where the run stands.
+// as it was. A stop (Ctrl-C, a worker that keeps failing) saves where the run stands, its
+// last update not yet vetted: the resumed run's first loss vets it.
 import type { Logger } from 'pino';
 import type { TrainConfig } from './config.js';
 import type { Dataset } from './data/dataset.js';

@@ -4,7 +4,7 @@
 import type { TrainConfig } from './config.js';
 import { parseWarmup } from './config.js';
 import type { Checkpoint } from './model/checkpoint.js';
-import type { OptimizerSpec, ScheduleSpec } from './model/optimizer.js';
+import { stateSlots, type OptimizerSpec, type ScheduleSpec } from './model/optimizer.js';
 import { STEP_SYNC, parseSync, type SyncSpec } from './parallel/sync.js';
 import { UserError } from './util/errors.js';
 
@@ -46,6 +46,17 @@ export function checkSameSync(ckpt: Checkpoint, cfg: TrainConfig): void {
         `resume it with the same --sync${saved.sync.startsWith('local') ? ' and --workers' : ''}, or from a checkpoint at an epoch's start`,
       2,
     );
+  }
+}
+
+/**
+ * The optimizer state in a checkpoint (a velocity, or Adam's two moments) is its optimizer's:
+ * another one would read it as its own, so a run goes on under the optimizer it began with.
+ */
+export function checkSameOptimizer(ckpt: Checkpoint, cfg: TrainConfig): void {
+  const saved = String(ckpt.header.config.optimizer ?? 'sgd');
+  if (saved !== cfg.optimizer || ckpt.state.length !== stateSlots(cfg.optimizer) * ckpt.params.length) {
+    throw new UserError(`${ckpt.path} was trained with --optimizer ${saved}, whose state it holds; resume it with --optimizer ${saved} (or without --optimizer)`, 2);
   }
 }
 

@@ -10,7 +10,7 @@ import { checkResumable, checkWritable, type Checkpoint } from './model/checkpoi
 import { parseCheckpointEvery, type TrainConfig } from './config.js';
 import { EarlyStopping } from './early-stopping.js';
 import { Engine, StepsFailed, type EvalStats, type StepStats } from './parallel/engine.js';
-import { batchSizeOf, checkSameSync, optimizerOf, scheduleOf, stepsPerEpoch, syncOf, testSteps } from './run-settings.js';
+import { batchSizeOf, checkSameOptimizer, checkSameSync, optimizerOf, scheduleOf, stepsPerEpoch, syncOf, testSteps } from './run-settings.js';
 import { UserError } from './util/errors.js';
 import { RunSaves, type Position } from './run-saves.js';
 import { describe, type Dataset } from './data/dataset.js';
@@ -127,6 +127,7 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
   if (run.resume) {
     checkResumable(run.resume, sizes, data.input, n, batch);
     checkSameSync(run.resume, cfg);
+    checkSameOptimizer(run.resume, cfg);
   }
   if (cfg.checkpoint) checkWritable(cfg.checkpoint);
   const every = parseCheckpointEvery(cfg.checkpointEvery) ?? { unit: 'end' };
@@ -210,7 +211,8 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
       try {
         await engine.runSteps({ batch, from: firstStep, to: steps, end: n, lr: cfg.lr, step: at.stepsDone, callLimit }, afterCall);
       } catch (e) {
-        // The engine gave up after retries; the failed step wrote only the copy it did not read, so the weights are those of the completed steps.
+        // The engine gave up after retries; the failed step wrote only the copy it did not read, so the weights are those of the completed steps
+        // (under hogwild, which has one copy, with the failed batch's update as far as it got).
         if (!(e instanceof StepsFailed)) throw e;
         const { message, checkpoint } = saves.saveOnStop(`${e.message}; stopped`, at, run.rescuePath);
         throw new UserError(message, e.exitCode, checkpoint);

@@ -121,6 +121,12 @@ describe('resume with an optimizer, a schedule and early stopping', () => {
     expect(bits(ckpt.params).equals(bits(ckpt.best))).toBe(false);
     expect(ckpt.header).toMatchObject({ finished: clean.stop.reason, early: { bestEpoch: clean.stop.bestEpoch, badEpochs: 2 } });
     expect(ckpt.state.length).toBe(2 * ckpt.params.length); // Adam's two moments
+    // That state is Adam's: another optimizer would read it as its own.
+    for (const optimizer of ['momentum', 'adamw'] as const) {
+      await expect(train({ ...savedConfig(ckpt), optimizer }, { data: withVal, resume: ckpt })).rejects.toThrow(
+        /end\.ckpt was trained with --optimizer adam, whose state it holds; resume it with --optimizer adam \(or without --optimizer\)/,
+      );
+    }
   });
 
   // 28 steps and an epoch's end make 29 reports an epoch: mid-epoch 1 and 2, the end of epoch 3, mid-epoch 5 (one epoch without improvement).

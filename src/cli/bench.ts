@@ -29,7 +29,7 @@ async function runSync(argv: Record<string, unknown>): Promise<void> {
   const target = Number(argv.target);
   if (!(target > 0 && target < 1)) throw new UserError(`--target must be a test accuracy above 0 and below 1 (0.97 for 97%), got ${JSON.stringify(argv.target)}`, 2);
   const opts = {
-    cfg: { ...settings, epochs: intAtLeast('max-epochs', argv.maxEpochs, 1), patience: 0, valSplit: 0 },
+    cfg: { ...settings, epochs: intAtLeast('max-epochs', argv.maxEpochs, 1), patience: 0, valSplit: 0, checkpoint: undefined },
     syncs, target, evalsPerEpoch: 4,
     workersList: withBaseline(intList('workers-list', argv.workersList, 1, MAX_WORKERS)),
     repeats: intAtLeast('repeats', argv.repeats, 1),

@@ -119,8 +119,8 @@ export class Engine {
   readonly data: Dataset;
   /** Sample order of the current epoch; the trainer shuffles it in place between epochs. */
   readonly order: Int32Array;
-  /** Gradient sums between the chunks of a step (see ArenaPlan.grad). */
-  private readonly grad: Float32Array;
+  /** Gradient sums between the chunks of a step (see ArenaPlan.grad), and each replica's under local and hogwild. */
+  private readonly grads: Float32Array[];
   private readonly pool: Piscina;
   private readonly loop: StepLoop;
   readonly sync: SyncSpec;
@@ -155,7 +155,7 @@ export class Engine {
     const command = new Float64Array(new SharedArrayBuffer(COMMAND_WORDS * 8));
     const results = new Float64Array(new SharedArrayBuffer(resultWords(opts.workers) * 8));
     const sampleLoss = new Float64Array(new SharedArrayBuffer(this.plan.chunk * 8));
-    this.grad = new Float32Array(memory.buffer, this.plan.grad * 4, this.plan.paramCount);
+    this.grads = [this.plan.grad, ...this.plan.replicas.map((r) => r.grad)].map((at) => new Float32Array(memory.buffer, at * 4, this.plan.paramCount));
     const workerData: WorkerData = {
       memory, plan: this.plan, sizes: this.shape.sizes, pixels, kernels: opts.kernels, optimizer, schedule: opts.schedule ?? CONSTANT, sync: this.sync,
       train: this.data.train, test: this.data.test, val: this.data.val, order: this.order, control, command, results, sampleLoss,
@@ -236,7 +236,7 @@ export class Engine {
       const wallMs = (performance.now() - t0) / Math.max(1, results.length);
       results.forEach((r, i) => stats.push(stepStats(r, Math.min(end, at + (i + 1) * batch) - (at + i * batch), wallMs)));
       if (!error) continue;
-      this.grad.fill(0); // a failed step may have left sums of its earlier chunks
+      for (const grad of this.grads) grad.fill(0); // a failed step may have left sums of its earlier chunks
       failures = results.length > 0 ? 1 : failures + 1;
       if (failures > maxRetries) {
         throw new StepsFailed(`a worker failed ${failures} times in a row on the same step; last error: ${error.message}`, stats);

@@ -133,14 +133,15 @@ export const GENERATION = 1;
 export const ABORT = 2;
 // The step loop: the coordinator writes the command, sets OPCODE and bumps SEQUENCE; the
 // workers run the steps, and the last one through each step's final barrier records the
-// copy the step wrote in WEIGHTS, then counts the step in STEPS_DONE; each worker counts
-// itself into DONE at the end.
+// copy the step wrote in WEIGHTS, then counts the step in STEPS_DONE (local SGD counts a
+// round's batches at its end, Hogwild each batch as it is taken); each worker counts itself
+// into DONE at the end.
 export const SEQUENCE = 3;
 export const OPCODE = 4;
 export const DONE = 5;
 export const STEPS_DONE = 6;
 export const WEIGHTS = 7;
-// Hogwild: the next batch of the command to take; the last worker out resets it.
+// Hogwild: the next batch of the command to take; the coordinator resets it with each command.
 export const BATCHES = 8;
 
 export const OP_STEPS = 0;

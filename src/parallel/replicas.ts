@@ -83,19 +83,21 @@ function average(t: Trainer, replicas: number, into: number, floats: number): vo
   }
 }
 
-/** The command's batches by Hogwild: taken one at a time, applied in place to the one shared copy. */
+/**
+ * The command's batches by Hogwild: taken one at a time, applied in place to the one shared
+ * copy. A batch counts in STEPS_DONE once taken: a worker that fails leaves its batch in
+ * whatever state its update reached (there is no copy to go back to), the others train the
+ * rest, and a retry goes on after the batches taken, so that no batch is applied twice.
+ */
 export function hogwildSteps(t: Trainer, cmd: StepsCommand): void {
   const { data, worker, net } = t;
   const { control, plan } = data;
   net.weights = cmd.weights;
   for (let j = Atomics.add(control, BATCHES, 1); j < cmd.count; j = Atomics.add(control, BATCHES, 1)) {
+    Atomics.add(control, STEPS_DONE, 1);
     const r = trainBatch(t, cmd, j);
     if (faultDue(data.faultHook, 1, worker, plan.workers)) commitFault(data.faultHook!); // TEST HOOK, as above
     writeResult(data.results, j, worker, plan.workers, r);
-  }
-  if (barrier(control, plan.workers, t.spin)) {
-    Atomics.store(control, BATCHES, 0);
-    Atomics.store(control, STEPS_DONE, cmd.count);
   }
 }
 

@@ -7,7 +7,7 @@
 // ones, and runs evaluation tasks while the loop is stopped.
 import type { Piscina } from 'piscina';
 import {
-  DONE, MAX_STEPS_PER_COMMAND, OPCODE, resultWords, OP_READY, OP_STEPS, OP_STOP, SEQUENCE, STEPS_DONE, WEIGHTS, abortBarrier, readResult, resetBarrier, writeCommand,
+  BATCHES, DONE, MAX_STEPS_PER_COMMAND, OPCODE, resultWords, OP_READY, OP_STEPS, OP_STOP, SEQUENCE, STEPS_DONE, WEIGHTS, abortBarrier, readResult, resetBarrier, writeCommand,
   type ServeTask, type StepResult, type StepsCommand,
 } from './protocol.js';
 
@@ -63,6 +63,7 @@ export class StepLoop {
     this.results.fill(0, 0, resultWords(this.workers, count));
     Atomics.store(this.control, WEIGHTS, command.weights);
     Atomics.store(this.control, STEPS_DONE, 0);
+    Atomics.store(this.control, BATCHES, 0);
     this.publish(OP_STEPS);
     let error: Error | undefined;
     try {
@@ -88,6 +89,7 @@ export class StepLoop {
       await this.allDone();
     } catch (e) {
       await this.recover();
+      resetBarrier(this.control);
       throw e;
     }
   }
