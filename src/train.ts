@@ -12,6 +12,7 @@ import { EarlyStopping } from './early-stopping.js';
 import { Engine, StepsFailed, type EvalStats, type StepStats } from './parallel/engine.js';
 import { batchSizeOf, checkSameOptimizer, checkSameSync, optimizerOf, scheduleOf, stepsPerEpoch, syncOf, testSteps } from './run-settings.js';
 import { UserError } from './util/errors.js';
+import { displayPath } from './util/files.js';
 import { RunSaves, type Position } from './run-saves.js';
 import { describe, type Dataset } from './data/dataset.js';
 import { loadDataset } from './sources.js';
@@ -129,7 +130,7 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
     checkSameSync(run.resume, cfg);
     checkSameOptimizer(run.resume, cfg);
   }
-  if (cfg.checkpoint) checkWritable(cfg.checkpoint);
+  const replacing = cfg.checkpoint !== undefined && checkWritable(cfg.checkpoint) && !run.resume;
   const every = parseCheckpointEvery(cfg.checkpointEvery) ?? { unit: 'end' };
   if (cfg.patience > 0 && !data.val) log.warn('early stopping needs a validation set (--val-split above 0); training all --epochs');
   const early = cfg.patience > 0 && data.val
@@ -145,6 +146,7 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
 
   try {
     await engine.ready(); // the pool's start-up is not training time
+    if (replacing) log.warn({ checkpoint: cfg.checkpoint }, `${displayPath(cfg.checkpoint!)} holds a checkpoint of an earlier run, which this run's saves will replace`);
     let at: Position;
     if (run.resume) {
       const { header: h, params, state } = run.resume;

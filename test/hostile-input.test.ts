@@ -71,6 +71,21 @@ describe('output paths are checked before the first step', () => {
     if (target.endsWith('.fifo')) expect(statSync(target).isFIFO()).toBe(true);
   });
 
+  it('--checkpoint naming a file that is no checkpoint (the run\'s own data) is refused and left as it was; an earlier run\'s checkpoint is replaced with a warning', async () => {
+    const copy = join(tempDir(), 'images-idx3-ubyte');
+    copyFileSync(join(dir, 'train-images-idx3-ubyte'), copy);
+    const before = readFileSync(copy);
+    const r = await runCli([...trainArgs, '--train-images', copy, '--checkpoint', copy]);
+    expectOneLineError(r, /--checkpoint .*images-idx3-ubyte exists and is not a threadgrad checkpoint; saving would replace it: name another file/);
+    expect(r.code).toBe(2);
+    expect(readFileSync(copy).equals(before)).toBe(true);
+    const earlier = join(tempDir(), 'earlier.ckpt');
+    copyFileSync(good, earlier);
+    const again = await runCli([...trainArgs, '--checkpoint', earlier]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/earlier\.ckpt holds a checkpoint of an earlier run, which this run's saves will replace/);
+  });
+
   it.each([
     [['bench', '--out', '/proc/x', '--workers-list', '1'], /cannot write benchmark results into \/proc\/x: cannot create folder \/proc\/x: ENOENT/],
     [['compare-batching', '--out', good, '--budget', '1'], /cannot write comparison results into .*good\.ckpt: .*good\.ckpt is not a folder/],

@@ -15,7 +15,7 @@
 import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import { UserError } from '../util/errors.js';
-import { checkOutputFile, readRegularFile, writeFileAtomic } from '../util/files.js';
+import { checkOutputFile, readFileHead, readRegularFile, writeFileAtomic } from '../util/files.js';
 import { modelShape } from './model.js';
 import { describe, type InputSpec } from '../data/dataset.js';
 import type { RngState } from '../util/rng.js';
@@ -159,9 +159,22 @@ export function writeCheckpoint(path: string, ckpt: Omit<Checkpoint, 'path'>): v
   writeFileAtomic(path, encodeCheckpoint(ckpt), 'checkpoint');
 }
 
-/** Fail before training, not after an epoch of it, when checkpoints cannot be written to `path`. */
-export function checkWritable(path: string): void {
+/**
+ * Fails before training, not after an epoch of it, when checkpoints cannot be written to
+ * `path`, or when `path` holds something other than a checkpoint (a data or config file
+ * named there by mistake), which a save would replace. Returns whether it holds a checkpoint.
+ */
+export function checkWritable(path: string): boolean {
   checkOutputFile(path, 'checkpoint');
+  let head: Buffer;
+  try {
+    head = readFileHead(path, MAGIC.length);
+  } catch {
+    return false; // not there yet
+  }
+  if (head.length === 0) return false;
+  if (!head.equals(MAGIC)) throw new UserError(`--checkpoint ${path} exists and is not a threadgrad checkpoint; saving would replace it: name another file`, 2);
+  return true;
 }
 
 /** A clear message when a checkpoint cannot continue under these settings and data. */

@@ -2,7 +2,7 @@
 // whole (config files, checkpoints). Everything a run will write is checked before the
 // first step, so that an unwritable path costs no training time; a write replaces its
 // target atomically, so that a crash leaves the previous file whole.
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { UserError } from './errors.js';
 
@@ -166,6 +166,17 @@ export function readRegularFile(path: string, what: string, maxBytes = Infinity)
     return readFileSync(path);
   } catch (e) {
     throw new UserError(`cannot read ${what} ${path}: ${reason(e)}`);
+  }
+}
+
+/** The first `bytes` bytes of a file (fewer if it is shorter); throws as fs does where it cannot be read. */
+export function readFileHead(path: string, bytes: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(bytes);
+    return head.subarray(0, readSync(fd, head, 0, bytes, 0));
+  } finally {
+    closeSync(fd);
   }
 }
 
