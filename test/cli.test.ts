@@ -10,7 +10,7 @@ const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], {
 
 describe('threadgrad CLI', () => {
   it.each([
-    [['train', '--workers', '0'], /--workers must be an integer from 1 to 1024, got 0/],
+    [['train', '--workers', '0'], /--workers must be an integer from 1 to 1024, got "0"/],
     [['train', '--batch-size', '0'], /--batch-size must be an integer/],
     [['train', '--lr', '-1'], /--lr must be a number greater than 0/],
     [['train', '--epochs', 'ten'], /--epochs must be an integer.*"ten"/],
@@ -54,6 +54,12 @@ describe('threadgrad CLI', () => {
     }
     expect(records[1].loss).toBeLessThan(records[0].loss);
     if (availableParallelism() >= 2) expect(r.stderr).not.toMatch(/take turns/);
+  });
+
+  it('takes a flag given twice at its last value', () => {
+    const r = run('train', '--train-limit', '500', '--test-limit', '100', '--hidden', '8', '--patience', '0', '--epochs', '5', '--epochs', '1');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^test accuracy [\d.]+% after 1 epoch\(s\)/);
   });
 
   it('warns, and still trains, with more workers than cores', () => {

@@ -23,6 +23,9 @@ export function buildCli(args: string[]): Argv {
     .command(compareBatchingCommand)
     .demandCommand(1, 'name a command, e.g. `threadgrad train`')
     .strict()
+    // Values stay text until the settings' own parsers read them: yargs-parser adds a repeated
+    // number flag whose last value is 1 to the one before (--epochs 5 --epochs 1 gave 6).
+    .parserConfiguration({ 'parse-numbers': false })
     .middleware(lastValueWins, true)
     .help()
     .alias('h', 'help')

@@ -2,26 +2,19 @@
 // budget and the same number of passes; prints a table and writes JSON and an SVG curve.
 import type { Argv, CommandModule } from 'yargs';
 import { compareBatching, formatComparison, writeComparison, type CompareOptions } from '../bench/compare-batching.js';
-import { UserError } from '../util/errors.js';
 import { checkOutputFolder } from '../util/files.js';
 import { loadDataset } from '../sources.js';
-import { intAtLeast } from '../util/values.js';
+import { intAtLeast, positive } from '../util/values.js';
 import { commandLogger, settingOptions, settingsOf } from './options.js';
-
-function positive(flag: string, value: unknown): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UserError(`--${flag} must be a number greater than 0, got ${JSON.stringify(value)}`, 2);
-  return n;
-}
 
 async function run(argv: Record<string, unknown>): Promise<void> {
   const cfg = settingsOf(argv);
-  const budgetSec = positive('budget', argv.budget);
+  const budgetSec = positive(argv.budget, '--budget') as number;
   const opts: CompareOptions = {
     hidden: cfg.hidden, kernels: cfg.kernels, chunk: cfg.chunk, seed: cfg.seed, workers: cfg.workers,
-    miniBatch: cfg.batchSize, miniLr: cfg.lr, fullLr: positive('full-batch-lr', argv.fullBatchLr),
+    miniBatch: cfg.batchSize, miniLr: cfg.lr, fullLr: positive(argv.fullBatchLr, '--full-batch-lr') as number,
     budgetSec, passes: intAtLeast('passes', argv.passes, 1),
-    evalEverySec: argv.evalEvery === undefined ? budgetSec / 15 : positive('eval-every', argv.evalEvery),
+    evalEverySec: argv.evalEvery === undefined ? budgetSec / 15 : positive(argv.evalEvery, '--eval-every') as number,
   };
   checkOutputFolder(String(argv.out), 'comparison results');
   const log = commandLogger();
@@ -45,10 +38,10 @@ export const compareBatchingCommand: CommandModule<object, Record<string, unknow
       batchSize: 'samples per update of the mini-batch regime',
       lr: 'learning rate of the mini-batch regime',
     })
-      .option('full-batch-lr', { describe: 'learning rate of the full-batch regime (0.5 and up oscillate from the default init)', type: 'number', requiresArg: true, default: 0.2, group: 'Comparison:' })
-      .option('budget', { describe: 'training seconds each regime gets (evaluation excluded)', type: 'number', requiresArg: true, default: 30, group: 'Comparison:' })
-      .option('passes', { describe: 'passes over the training set each regime runs at least', type: 'number', requiresArg: true, default: 5, group: 'Comparison:' })
-      .option('eval-every', { describe: 'training seconds between test evaluations [default: budget / 15]', type: 'number', requiresArg: true, group: 'Comparison:' })
+      .option('full-batch-lr', { describe: 'learning rate of the full-batch regime (0.5 and up oscillate from the default init)', requiresArg: true, default: 0.2, group: 'Comparison:' })
+      .option('budget', { describe: 'training seconds each regime gets (evaluation excluded)', requiresArg: true, default: 30, group: 'Comparison:' })
+      .option('passes', { describe: 'passes over the training set each regime runs at least', requiresArg: true, default: 5, group: 'Comparison:' })
+      .option('eval-every', { describe: 'training seconds between test evaluations [default: budget / 15]', requiresArg: true, group: 'Comparison:' })
       .option('out', { describe: 'folder for compare-batching.json and accuracy-vs-time.svg', type: 'string', requiresArg: true, default: 'runs/compare-batching', group: 'Comparison:' })
       .example('$0 compare-batching --budget 60 --full-batch-lr 0.3', 'a minute of training per regime') as Argv<Record<string, unknown>>,
   handler: (argv) => run(argv),
