@@ -13,6 +13,7 @@ import { modelOf, readCheckpoint, type Checkpoint, type Model } from './model/ch
 import { Engine, type EvalStats } from './parallel/engine.js';
 import { referenceForward, softmax } from './reference.js';
 import { loadFiles, prepare } from './sources.js';
+import { checkSameNormalization } from './run-settings.js';
 import { train as run, type EpochRecord, type TrainProgress, type TrainResult } from './train.js';
 import { UserError } from './util/errors.js';
 
@@ -56,7 +57,8 @@ export async function train(options: TrainOptions = {}): Promise<Trained> {
   const { data, resume, onEpoch, onProgress, signal, rescuePath, log, ...settings } = options;
   const ckpt = typeof resume === 'string' ? readCheckpoint(resume) : resume;
   const cfg = ckpt ? configOf({ ...savedConfig(ckpt), checkpoint: resolve(ckpt.path), ...settings }) : configOf(settings);
-  const prepared = prepare(cfg, data ?? (await loadFiles(cfg)));
+  if (ckpt) checkSameNormalization(ckpt, cfg);
+  const prepared = prepare(cfg, data ?? (await loadFiles(cfg)), ckpt?.header.input.normalize);
   const result = await run(cfg, { data: prepared, resume: ckpt, onEpoch, onProgress, signal, rescuePath, log });
   const sizes = [prepared.train.features, ...cfg.hidden, prepared.classes];
   return { model: { sizes, params: result.params, input: prepared.input }, history: result.epochs, test: result.test, stop: result.stop };

@@ -60,6 +60,17 @@ export function checkSameOptimizer(ckpt: Checkpoint, cfg: TrainConfig): void {
   }
 }
 
+/**
+ * A model learns on its inputs as scaled when it began: a resumed run keeps the checkpoint's
+ * fitted normalisation (prepare's `fitted`), and another kind is refused.
+ */
+export function checkSameNormalization(ckpt: Checkpoint, cfg: TrainConfig): void {
+  const saved = ckpt.header.input.normalize?.kind ?? 'none';
+  if (saved !== cfg.normalize) {
+    throw new UserError(`${ckpt.path} was trained on features with --normalize ${saved}; resume it with --normalize ${saved} (or without --normalize)`, 2);
+  }
+}
+
 /** The steps of an epoch (1..S) after which the test set is evaluated k times an epoch: floor(j * S / k + 1/2), j = 1..k, as the peer benchmarks do. */
 export function testSteps(steps: number, k: number): number[] {
   return [...new Set(Array.from({ length: k }, (_, j) => Math.floor((2 * (j + 1) * steps + k) / (2 * k))))].filter((s) => s > 0);

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainConfig } from './config.js';
 import { csvInput, loadCsv, loadCsvDataset } from './data/csv.js';
-import { dataPaths, describe, head, holdOut, loadIdxDataset, loadIdxSplit, type Dataset, type InputSpec, type Split } from './data/dataset.js';
+import { dataPaths, describe, head, holdOut, loadIdxDataset, loadIdxSplit, type Dataset, type InputSpec, type Normalization, type Split } from './data/dataset.js';
 import { fitNormalization, normalizeSplit } from './data/normalize.js';
 import { UserError } from './util/errors.js';
 
@@ -18,9 +18,9 @@ export async function loadDataset(cfg: TrainConfig): Promise<Dataset> {
 /**
  * `data` as a run trains on it: cut to cfg.trainLimit and cfg.testLimit, cfg.valSplit of
  * its training samples held out as the validation set (none for 0), then the normalisation
- * fitted on what is left for training and applied to every split.
+ * fitted on what is left for training (or `fitted`, a resumed run's) applied to every split.
  */
-export function prepare(cfg: TrainConfig, all: Dataset): Dataset {
+export function prepare(cfg: TrainConfig, all: Dataset, fitted?: Normalization): Dataset {
   const data = { ...all, train: cfg.trainLimit ? head(all.train, cfg.trainLimit) : all.train, test: cfg.testLimit ? head(all.test, cfg.testLimit) : all.test };
   const n = data.train.count;
   const count = cfg.valSplit < 1 ? Math.round(cfg.valSplit * n) : cfg.valSplit;
@@ -28,7 +28,7 @@ export function prepare(cfg: TrainConfig, all: Dataset): Dataset {
   const { val: _, ...rest } = data;
   const split: Dataset = count > 0 ? { ...rest, ...holdOut(data.train, count, cfg.seed) } : rest;
   if (cfg.normalize === 'none') return split;
-  const input: InputSpec = { ...data.input, normalize: fitNormalization(cfg.normalize, split.train) };
+  const input: InputSpec = { ...data.input, normalize: fitted ?? fitNormalization(cfg.normalize, split.train) };
   const scaled = (s: Split): Split => normalizeSplit(s, input);
   return { ...split, input, train: scaled(split.train), test: scaled(split.test), ...(split.val && { val: scaled(split.val) }) };
 }

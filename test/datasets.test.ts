@@ -168,6 +168,13 @@ describe('CSV files', () => {
     // The library gives the same answers, normalising by the model's own fit.
     expect(Array.from(predict(model, testSet.x).classes)).toEqual(classes(without.stdout));
     expect((await evaluate(model, testSet)).accuracy).toBe(correct / 150);
+    // A resumed run keeps the fit it began with, on fewer samples too; another kind of scaling is refused.
+    const saved = readFileSync(ckpt);
+    expectOneLineError(await runCli(['train', '--resume', ckpt, '--normalize', 'minmax', '--epochs', '9']), /was trained on features with --normalize standard; resume it with --normalize standard/);
+    expect(readFileSync(ckpt).equals(saved)).toBe(true);
+    const resumed = await runCli(['train', '--resume', ckpt, '--train-limit', '100', '--epochs', '9']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(loadCheckpoint(ckpt).model.input.normalize).toEqual(model.input.normalize);
   });
 
   it('a folder holding train.csv and test.csv is a data set', async () => {
