@@ -67,8 +67,7 @@ export async function loadTestSet(cfg: TrainConfig, input: InputSpec, classes: n
   let where: string;
   let got: InputSpec;
   if (csv) {
-    const label = input.labelColumn?.name ?? input.labelColumn?.index;
-    const data = await loadCsv(csv, { labelColumn: cfg.labelColumn ?? label, header: cfg.csvHeader, classes });
+    const data = await loadCsv(csv, { labelColumn: cfg.labelColumn ?? input.labelColumn, header: cfg.csvHeader, classes, columns: input.columns });
     [test, where, got] = [data.split, csv, csvInput(data)];
   } else {
     const paths = dataPaths(cfg.dataDir, cfg);

@@ -2,7 +2,6 @@
 // pixel input), IDX files of one sample or N, CSV rows. Every file is checked against the
 // shape and kind the model was trained on. A handful of samples needs no worker pool: the
 // library's predict runs the reference forward pass in float64 on the saved weights.
-import { closeSync, openSync, readSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { loadCsv } from '../data/csv.js';
 import { describe } from '../data/dataset.js';
@@ -10,7 +9,7 @@ import { readIdx } from '../data/idx.js';
 import { decodePng, isPng } from '../data/png.js';
 import { loadCheckpoint, predict, type Model } from '../index.js';
 import { UserError } from '../util/errors.js';
-import { readRegularFile, statRegular } from '../util/files.js';
+import { readFileHead, readRegularFile, statRegular } from '../util/files.js';
 
 export interface NamedSamples {
   /** One name per sample: the file, with [i] for the i-th of several. */
@@ -43,7 +42,7 @@ function accepted(model: Model): string {
 export async function loadSamples(path: string, model: Model): Promise<NamedSamples> {
   const size = statRegular(path, 'input file').size;
   if (size === 0) throw new UserError(`${path} is empty; this model reads ${accepted(model)}`);
-  const start = firstBytes(path, 16);
+  const start = readFileHead(path, 16);
   const other = OTHER_FORMATS.find(([, is]) => is(start));
   if (other) throw new UserError(`${path} is ${other[0]}; this model reads ${accepted(model)}: convert it to an 8-bit PNG`);
   const { kind, shape } = model.input;
@@ -78,11 +77,11 @@ function looksLikeCsv(path: string, start: Buffer): boolean {
 async function csvSamples(path: string, model: Model): Promise<NamedSamples> {
   if (model.input.kind !== 'floats') throw new UserError(`${path} is a CSV file but the model takes ${describe(model.input)}; give it ${accepted(model)}`);
   const features = model.sizes[0];
-  const { split, columns } = await loadCsv(path, { noLabel: true });
+  const label = model.input.labelColumn;
+  const { split, columns } = await loadCsv(path, { noLabel: true, columns: model.input.columns, skipColumn: label?.name });
   const names = Array.from({ length: split.count }, (_, i) => `${path}[${i}]`);
   if (split.features === features) return { names, values: split.x };
   if (split.features !== features + 1) throw new UserError(`${path} has rows of ${split.features} fields; the model takes ${features} features (and, optionally, a label)`);
-  const label = model.input.labelColumn;
   const byName = label?.name !== undefined && columns ? columns.indexOf(label.name) : -1;
   const skip = byName >= 0 ? byName : (label?.index ?? features);
   const values = new Float32Array(split.count * features);
@@ -92,16 +91,6 @@ async function csvSamples(path: string, model: Model): Promise<NamedSamples> {
     values.set(row.subarray(skip + 1), i * features + skip);
   }
   return { names, values };
-}
-
-function firstBytes(path: string, count: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const buffer = Buffer.alloc(count);
-    return buffer.subarray(0, readSync(fd, buffer, 0, count, 0));
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**

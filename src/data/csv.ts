@@ -10,14 +10,26 @@ import { statRegular } from '../util/files.js';
 import { MAX_CLASSES, emptySplit, type Dataset, type InputSpec, type Split } from './dataset.js';
 
 export interface CsvOptions {
-  /** The label's column: a header name, or an index from 0 (a number, or its text). Default: the column named "label", else the last. */
-  labelColumn?: string | number;
+  /**
+   * The label's column: a header name, or an index from 0 (a number, or its text), or where a
+   * model's training file had it (by name where the file has a header, else by index).
+   * Default: the column named "label", else the last.
+   */
+  labelColumn?: string | number | CsvData['label'];
   /** Whether the first row names the columns; auto: when any of its fields is not a number. */
   header?: 'auto' | 'yes' | 'no';
   /** Every column is a feature (rows to classify); the labels are left at 0. */
   noLabel?: boolean;
   /** Labels must lie below this; a row whose label does not is named by line. Default: any byte (MAX_CLASSES). */
   classes?: number;
+  /**
+   * The feature columns a model was trained on, by name: a file with a header is read by
+   * these names, in this order, whatever order its columns are in; a column it lacks, or one
+   * it has beyond them, is an error. Files without a header are read by position.
+   */
+  columns?: string[];
+  /** With `noLabel`: a header name of a column to leave out where a file has it (the model's label). */
+  skipColumn?: string;
 }
 
 export interface CsvData {
@@ -38,11 +50,14 @@ export async function loadCsv(path: string, opts: CsvOptions = {}): Promise<CsvD
   let features = 0;
   let label: CsvData['label'] | undefined;
   let columns: string[] | undefined;
+  /** Where each field of a row goes: its feature's index, LABEL, or SKIP. */
+  let slots: number[] = [];
   const blocks: { x: Float32Array; labels: Uint8Array }[] = [];
   let count = 0;
   const classes = opts.classes ?? MAX_CLASSES;
+  let header: string[] | undefined;
   const where = (line: number, column?: number): string => {
-    const name = column === undefined ? '' : `, column ${columns ? `"${columns[label!.index < 0 || column < label!.index ? column : column - 1]}"` : `${column + 1} of ${fields}`}`;
+    const name = column === undefined ? '' : `, column ${header ? `"${header[column]}"` : `${column + 1} of ${fields}`}`;
     return `${path}: line ${line}${name}`;
   };
   try {
@@ -54,8 +69,12 @@ export async function loadCsv(path: string, opts: CsvOptions = {}): Promise<CsvD
         const isHeader = opts.header === 'yes' || (opts.header !== 'no' && record.some((v) => !isNumber(v)));
         label = opts.noLabel ? { index: -1 } : labelOf(record, isHeader, opts.labelColumn, path);
         if (fields < (opts.noLabel ? 1 : 2)) throw new UserError(`${path}: line ${line} has ${fields} column; a CSV needs at least one feature and a label`);
+        let next = 0;
+        slots = record.map((_, i) => (i === label!.index ? LABEL : next++));
         if (isHeader) {
-          columns = record.filter((_, i) => i !== label!.index);
+          header = record;
+          if (opts.columns) ({ slots, features } = slotsByName(record, label.index, opts.columns, opts.skipColumn, path));
+          columns = opts.columns ?? record.filter((_, i) => i !== label!.index);
           continue;
         }
       }
@@ -63,10 +82,11 @@ export async function loadCsv(path: string, opts: CsvOptions = {}): Promise<CsvD
       if (count % BLOCK_ROWS === 0) blocks.push({ x: new Float32Array(BLOCK_ROWS * features), labels: new Uint8Array(BLOCK_ROWS) });
       const block = blocks[blocks.length - 1];
       const row = count % BLOCK_ROWS;
-      let f = row * features;
+      const f = row * features;
       for (let i = 0; i < fields; i++) {
         const v = record[i];
-        if (i === label.index) {
+        if (slots[i] === SKIP) continue;
+        if (slots[i] === LABEL) {
           const l = Number(v);
           if (!Number.isInteger(l) || l < 0 || l >= classes || v === '') {
             const which = opts.classes === undefined ? `an integer from 0 to ${MAX_CLASSES - 1}` : `one of the ${classes} classes, 0-${classes - 1}`;
@@ -75,7 +95,9 @@ export async function loadCsv(path: string, opts: CsvOptions = {}): Promise<CsvD
           block.labels[row] = l;
         } else {
           if (!isNumber(v)) throw new UserError(`${where(line, i)}: ${JSON.stringify(v)} is not a number`);
-          block.x[f++] = Number(v);
+          const x = Math.fround(Number(v));
+          if (!Number.isFinite(x)) throw new UserError(`${where(line, i)}: ${v} is beyond the range of float32 (about ±3.4e38)`);
+          block.x[f + slots[i]] = x;
         }
       }
       count++;
@@ -97,17 +119,40 @@ export async function loadCsv(path: string, opts: CsvOptions = {}): Promise<CsvD
   return { split, ...(columns && { columns }), label };
 }
 
+const LABEL = -1;
+const SKIP = -2;
+
+/**
+ * The slots of a header's fields when the features are known by name (CsvOptions.columns):
+ * each of `columns` must be there once, and nothing else but the label or `skip`.
+ */
+function slotsByName(header: string[], labelIndex: number, columns: string[], skip: string | undefined, path: string): { slots: number[]; features: number } {
+  const slots = header.map((name, i) => {
+    if (i === labelIndex) return LABEL;
+    const at = columns.indexOf(name);
+    if (at >= 0) return at;
+    if (name === skip) return SKIP;
+    throw new UserError(`${path}: column "${name}" is not among the feature columns ${columns.join(', ')}`);
+  });
+  const missing = columns.filter((_, at) => !slots.includes(at));
+  if (missing.length > 0) throw new UserError(`${path} has no column ${missing.map((c) => `"${c}"`).join(', ')} (the feature columns are ${columns.join(', ')})`);
+  const twice = columns.find((_, at) => slots.indexOf(at) !== slots.lastIndexOf(at));
+  if (twice !== undefined) throw new UserError(`${path} has the column "${twice}" twice`);
+  return { slots, features: columns.length };
+}
+
 /** A number as CSV writes it: what Number() reads, except the empty field (which Number() reads as 0). */
 function isNumber(v: string): boolean {
   return v !== '' && Number.isFinite(Number(v));
 }
 
-function labelOf(first: string[], header: boolean, wanted: string | number | undefined, path: string): CsvData['label'] {
+function labelOf(first: string[], header: boolean, wanted: CsvOptions['labelColumn'], path: string): CsvData['label'] {
   const fields = first.length;
   const byIndex = (i: number): CsvData['label'] => {
     if (!(Number.isInteger(i) && i >= 0 && i < fields)) throw new UserError(`${path}: no column ${i} for the label (the rows have ${fields}, numbered from 0)`, 2);
     return { index: i, ...(header && { name: first[i] }) };
   };
+  if (typeof wanted === 'object') return header && wanted.name !== undefined ? labelOf(first, header, wanted.name, path) : byIndex(wanted.index);
   if (wanted === undefined) {
     const named = header ? first.indexOf('label') : -1;
     return byIndex(named >= 0 ? named : fields - 1);
@@ -127,7 +172,7 @@ function labelOf(first: string[], header: boolean, wanted: string | number | und
 export async function loadCsvDataset(trainPath: string, testPath: string, opts: CsvOptions = {}): Promise<Dataset> {
   const train = await loadCsv(trainPath, opts);
   const classes = opts.classes ?? Math.max(2, 1 + train.split.labels.reduce((a, b) => Math.max(a, b), 0));
-  const test = await loadCsv(testPath, { ...opts, classes });
+  const test = await loadCsv(testPath, { ...opts, classes, columns: train.columns });
   if (test.split.features !== train.split.features) {
     throw new UserError(`${testPath} has ${test.split.features} feature columns but ${trainPath} has ${train.split.features}: the test set must match the training set`);
   }
