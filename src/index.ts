@@ -105,6 +105,8 @@ export function predict(model: Model, samples: Uint8Array | Float32Array | numbe
   const features = model.sizes[0];
   const classes = model.sizes[model.sizes.length - 1];
   if (samples.length % features !== 0) throw new UserError(`${samples.length} values are no whole number of samples of ${features}`);
+  const bad = Array.prototype.findIndex.call(samples, (v: unknown) => typeof v !== 'number' || !Number.isFinite(v));
+  if (bad >= 0) throw new UserError(`value ${String(samples[bad])} at index ${bad} (sample ${Math.floor(bad / features)}) is not a finite number`);
   const count = samples.length / features;
   const net = { sizes: model.sizes, ...layerViews(model.params, modelShape(model.sizes)) };
   const pixels = model.input.kind === 'pixels';

@@ -110,6 +110,12 @@ describe('float features', () => {
     const { model, test } = await train({ data, normalize: 'standard', hidden: [16, 8], epochs: 5, patience: 0, batchSize: 16 });
     expect(model.sizes).toEqual([9, 16, 8, 4]);
     expect(test!.accuracy).toBeGreaterThan(0.9);
+    // NaN or Infinity in a float file would poison every weight: refused where it is read, and predict refuses it too.
+    const poisoned = Float32Array.from(trainSet.x);
+    poisoned[13] = NaN;
+    writeFileSync(join(dir, 'train-images-idx3-ubyte'), encodeIdx([trainSet.count, 9], poisoned));
+    await expect(loadIdx(dir)).rejects.toThrow(/train-images-idx3-ubyte: value 13 is NaN, not a finite number/);
+    expect(() => predict(model, [1, 2, 3, 4, NaN, 6, 7, 8, 9])).toThrow(/value NaN at index 4 \(sample 0\) is not a finite number/);
   });
 
   it('normalisation is fitted on the training samples alone and applied to the others as it is', () => {
@@ -253,7 +259,8 @@ describe('the library', () => {
     const ok = { x: [0, 1, 2, 3], labels: [0, 1] };
     expect(makeDataset(ok, ok, { shape: [2] })).toMatchObject({ classes: 2, input: { kind: 'floats', shape: [2] } });
     expect(() => makeDataset({ x: [0, 1, 2], labels: [0, 1] }, ok, { shape: [2] })).toThrow(/the training set has 3 values for 2 labels; samples of shape 2 need 4/);
-    expect(() => makeDataset({ x: [0, NaN, 2, 3], labels: [0, 1] }, ok, { shape: [2] })).toThrow(/value NaN at index 1 \(sample 0\) is not a finite number/);
+    expect(() => makeDataset({ x: [0, NaN, 2, 3], labels: [0, 1] }, ok, { shape: [2] })).toThrow(/value NaN at index 1 \(sample 0\) is not a finite float32/);
+    expect(() => makeDataset({ x: [0, 1, 2, 1e39], labels: [0, 1] }, ok, { shape: [2] })).toThrow(/value 1e\+39 at index 3 \(sample 1\) is not a finite float32/);
     expect(() => makeDataset(ok, { x: [0, 1, 2, 3], labels: [0, 2] }, { shape: [2], classes: 2 })).toThrow(/the test set: label 2 at index 1 is not one of the 2 classes/);
     expect(() => makeDataset({ x: Uint8Array.of(1, 2), labels: [0] }, ok, { shape: [2] })).toThrow(/both be pixel bytes \(Uint8Array\) or both floats/);
   });

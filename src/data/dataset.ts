@@ -83,8 +83,8 @@ export function makeDataset(train: Samples, test: Samples, options: { shape: num
     const out = emptySplit(kind, count, features);
     for (let i = 0; i < s.x.length; i++) {
       const v = s.x[i];
-      if (!Number.isFinite(v)) throw new UserError(`the ${name} set: value ${v} at index ${i} (sample ${Math.floor(i / features)}) is not a finite number`);
       out.x[i] = v;
+      if (!Number.isFinite(out.x[i])) throw new UserError(`the ${name} set: value ${v} at index ${i} (sample ${Math.floor(i / features)}) is not a finite ${kind === 'pixels' ? 'number' : 'float32'}`);
     }
     for (let i = 0; i < count; i++) {
       const l = s.labels[i];

@@ -75,12 +75,19 @@ function parseHeader(head: Uint8Array, name: string, complete: boolean, payload?
   return { dims, type, headerBytes, dataBytes };
 }
 
-/** The payload bytes as the element type: float32 turned from IDX's big-endian to the host's order, in place. */
-function typed(bytes: Uint8Array, type: number): Uint8Array | Float32Array {
+/**
+ * The payload bytes as the element type: float32 turned from IDX's big-endian to the host's
+ * order, in place, each checked to be a number (NaN or Infinity would poison every weight).
+ */
+function typed(bytes: Uint8Array, type: number, name: string): Uint8Array | Float32Array {
   if (type === UBYTE) return bytes;
   const floats = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < floats.length; i++) floats[i] = view.getFloat32(4 * i, false);
+  for (let i = 0; i < floats.length; i++) {
+    const v = view.getFloat32(4 * i, false);
+    if (!Number.isFinite(v)) throw new UserError(`${name}: value ${i} is ${v}, not a finite number`);
+    floats[i] = v;
+  }
   return floats;
 }
 
@@ -89,7 +96,7 @@ export function parseIdx(bytes: Uint8Array, name = 'IDX data'): IdxArray {
   const layout = parseHeader(bytes, name, true, (h) => bytes.length - h)!;
   const data = new Uint8Array(new SharedArrayBuffer(layout.dataBytes));
   data.set(bytes.subarray(layout.headerBytes));
-  return { dims: layout.dims, data: typed(data, layout.type) };
+  return { dims: layout.dims, data: typed(data, layout.type, name) };
 }
 
 export async function readIdx(path: string): Promise<IdxArray> {
@@ -135,7 +142,7 @@ export async function readIdx(path: string): Promise<IdxArray> {
   if (filled < layout.dataBytes) {
     throw new UserError(`${path}: truncated: header promises ${layout.dims.join('x')} = ${layout.dataBytes} bytes of data, the decompressed file has ${filled}`);
   }
-  return { dims: layout.dims, data: typed(data, layout.type) };
+  return { dims: layout.dims, data: typed(data, layout.type, path) };
 }
 
 async function startsWithGzipMagic(path: string): Promise<boolean> {
