@@ -74,8 +74,7 @@ export async function loadTestSet(cfg: TrainConfig, input: InputSpec, classes: n
     const data = await loadIdxSplit(paths.testImages, paths.testLabels);
     [test, where, got] = [data.split, paths.testImages, data.input];
   }
-  const features = input.shape.reduce((a, b) => a * b, 1);
-  if (got.kind !== input.kind || test.features !== features) {
+  if (got.kind !== input.kind || got.shape.join('x') !== input.shape.join('x')) {
     throw new UserError(`${where} holds ${describe(got)} but the model takes ${describe(input)}`);
   }
   const bad = test.labels.findIndex((l) => l >= classes);

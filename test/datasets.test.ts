@@ -85,6 +85,11 @@ describe('images of another size', () => {
       const [wrongPng, wrongEval] = await Promise.all([runCli(['predict', '--checkpoint', ckpt, mnistPng]), runCli(['eval', '--checkpoint', ckpt, '--data-dir', mnist])]);
       expectOneLineError(wrongPng, /mnist\.png is 28x28 pixels; the model takes 12x20 images/);
       expectOneLineError(wrongEval, /emnist-stripes-test-images-idx3-ubyte\.gz holds 28x28 unsigned-byte values but the model takes 20x12 unsigned-byte values/);
+      // As many pixels, another shape: the images are not the ones the model knows.
+      const turned = join(dir, 'turned');
+      mkdirSync(turned);
+      writeEmnistLike(turned, { ...stripes(), input: { kind: 'pixels', shape: [12, 20] }, train: stripeSplit(10, 1, [12, 20], 5), test: stripeSplit(10, 2, [12, 20], 5) });
+      expectOneLineError(await runCli(['eval', '--checkpoint', ckpt, '--data-dir', turned]), /holds 12x20 unsigned-byte values but the model takes 20x12 unsigned-byte values/);
     });
 
     it('a folder with two candidates for a file asks which one', async () => {
