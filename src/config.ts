@@ -254,6 +254,19 @@ export function savedConfig(ckpt: Checkpoint): TrainConfig {
   return { ...DEFAULTS, ...configFromCheckpoint(ckpt.header.config, ckpt.path) };
 }
 
+/** The settings that name a run's data files. */
+const DATA_SOURCES = ['dataDir', 'trainImages', 'trainLabels', 'testImages', 'testLabels', 'trainCsv', 'testCsv'] as const;
+
+/**
+ * A resumed run's settings: the checkpoint's, under those given now. Data named now replaces
+ * all the data the checkpoint names (a --data-dir given now must not lose to saved CSV files).
+ */
+export function resumedConfig(ckpt: Checkpoint, given: Partial<TrainConfig>): TrainConfig {
+  const saved: Partial<TrainConfig> = savedConfig(ckpt);
+  if (DATA_SOURCES.some((key) => given[key] !== undefined)) for (const key of DATA_SOURCES) delete saved[key];
+  return configOf({ ...saved, ...given });
+}
+
 /** The settings saved in a checkpoint, checked like any other source: a damaged or hand-edited file must not reach the engine. */
 export function configFromCheckpoint(saved: unknown, path: string): Partial<TrainConfig> {
   if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) throw usage(`${path}: its saved settings are not an object`);

@@ -4,7 +4,7 @@
 // file's (config.ts), checked the same way.
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { DEFAULTS, configOf, savedConfig, type TrainConfig } from './config.js';
+import { DEFAULTS, configOf, resumedConfig, savedConfig, type TrainConfig } from './config.js';
 import { loadCsvDataset, type CsvOptions } from './data/csv.js';
 import { dataPaths, describe, emptySplit, loadIdxDataset, loadMnist, makeDataset, type DataPaths, type Dataset, type Samples, type Split } from './data/dataset.js';
 import { netInput, normalizeSplit } from './data/normalize.js';
@@ -56,7 +56,7 @@ export interface Trained {
 export async function train(options: TrainOptions = {}): Promise<Trained> {
   const { data, resume, onEpoch, onProgress, signal, rescuePath, log, ...settings } = options;
   const ckpt = typeof resume === 'string' ? readCheckpoint(resume) : resume;
-  const cfg = ckpt ? configOf({ ...savedConfig(ckpt), checkpoint: resolve(ckpt.path), ...settings }) : configOf(settings);
+  const cfg = ckpt ? resumedConfig(ckpt, { checkpoint: resolve(ckpt.path), ...settings }) : configOf(settings);
   if (ckpt) checkSameNormalization(ckpt, cfg);
   const prepared = prepare(cfg, data ?? (await loadFiles(cfg)), ckpt?.header.input.normalize);
   const result = await run(cfg, { data: prepared, resume: ckpt, onEpoch, onProgress, signal, rescuePath, log });

@@ -186,6 +186,9 @@ describe('CSV files', () => {
     const resumed = await runCli(['train', '--resume', ckpt, '--train-limit', '100', '--epochs', '9']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(loadCheckpoint(ckpt).model.input.normalize).toEqual(model.input.normalize);
+    // Data named on resume replaces the saved CSV files: here images, which the model does not take.
+    const images = writeEmnistLike(tempDir(), stripes());
+    expectOneLineError(await runCli(['train', '--resume', ckpt, '--data-dir', images, '--normalize', 'standard']), /was trained on 6 float values but the data holds 20x12 unsigned-byte values/);
   });
 
   it('a file with a header is read by column name, one without by position; a column the model lacks or misses is named', async () => {

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { readCheckpoint, type Checkpoint } from '../model/checkpoint.js';
-import { configFromEnv, configFromFlags, readConfigFile, savedConfig, type TrainConfig } from '../config.js';
+import { configFromEnv, configFromFlags, readConfigFile, resumedConfig, type TrainConfig } from '../config.js';
 import { commandLogger, settingOptions, settingsOf } from './options.js';
 import { Progress } from './progress.js';
 import { StopRequests, rescuePath } from './signals.js';
@@ -18,7 +18,7 @@ import { loadFiles } from '../sources.js';
 function resumedConfigOf(argv: Record<string, unknown>, ckpt: Checkpoint): TrainConfig {
   const fromFlags = configFromFlags(argv);
   const explicit = { ...(argv.config ? readConfigFile(argv.config as string) : {}), ...configFromEnv(process.env, fromFlags), ...fromFlags };
-  return { ...savedConfig(ckpt), ...explicit, checkpoint: explicit.checkpoint ?? resolve(ckpt.path) };
+  return resumedConfig(ckpt, { ...explicit, checkpoint: explicit.checkpoint ?? resolve(ckpt.path) });
 }
 
 async function run(argv: Record<string, unknown>): Promise<void> {
