@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { DEFAULTS, configOf, resumedConfig, savedConfig, type TrainConfig } from './config.js';
 import { loadCsvDataset, type CsvOptions } from './data/csv.js';
-import { dataPaths, describe, emptySplit, loadIdxDataset, loadMnist, makeDataset, type DataPaths, type Dataset, type Samples, type Split } from './data/dataset.js';
+import { checkLabels, dataPaths, describe, emptySplit, loadIdxDataset, loadMnist, makeDataset, type DataPaths, type Dataset, type Samples, type Split } from './data/dataset.js';
 import { netInput, normalizeSplit } from './data/normalize.js';
 import { layerViews, modelShape } from './model/model.js';
 import { modelOf, readCheckpoint, type Checkpoint, type Model } from './model/checkpoint.js';
@@ -54,11 +54,22 @@ export interface Trained {
  * and its history.
  */
 export async function train(options: TrainOptions = {}): Promise<Trained> {
+  if (typeof options !== 'object' || options === null) throw new UserError(`train takes an object of settings, not ${String(options)}`);
   const { data, resume, onEpoch, onProgress, signal, rescuePath, log, ...settings } = options;
+  for (const [name, f] of Object.entries({ onEpoch, onProgress, rescuePath })) {
+    if (f !== undefined && typeof f !== 'function') throw new UserError(`\`${name}\` must be a function`);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new UserError('`signal` must be an AbortSignal');
+  if (data !== undefined && !isDataset(data)) throw new UserError('`data` must be a data set, as loadIdx, loadCsv or makeDataset give it');
+  if (resume !== undefined && typeof resume !== 'string' && !(typeof resume === 'object' && resume !== null && 'header' in resume && 'params' in resume)) {
+    throw new UserError('`resume` must be a checkpoint\'s path, or the checkpoint loadCheckpoint gives');
+  }
   const ckpt = typeof resume === 'string' ? readCheckpoint(resume) : resume;
   const cfg = ckpt ? resumedConfig(ckpt, { checkpoint: resolve(ckpt.path), ...settings }) : configOf(settings);
   if (ckpt) checkSameNormalization(ckpt, cfg);
-  const prepared = prepare(cfg, data ?? (await loadFiles(cfg)), ckpt?.header.input.normalize);
+  // Data given as it is takes the class count of the settings where they name one.
+  const given = data && cfg.classes !== undefined ? { ...data, classes: checkLabels(data, { train: 'the training set', test: 'the test set' }, cfg.classes) } : data;
+  const prepared = prepare(cfg, given ?? (await loadFiles(cfg)), ckpt?.header.input.normalize);
   const result = await run(cfg, { data: prepared, resume: ckpt, onEpoch, onProgress, signal, rescuePath, log });
   const sizes = [prepared.train.features, ...cfg.hidden, prepared.classes];
   return { model: { sizes, params: result.params, input: prepared.input }, history: result.epochs, test: result.test, stop: result.stop };
@@ -69,7 +80,9 @@ export async function train(options: TrainOptions = {}): Promise<Trained> {
  * labels and all; the model's own normalisation is applied here), computed by the worker pool.
  */
 export async function evaluate(model: Model, split: Split, options: Partial<Pick<TrainConfig, 'workers' | 'kernels' | 'chunk'>> = {}): Promise<EvalStats> {
-  const { workers, kernels, chunk } = { ...DEFAULTS, ...options };
+  const { workers, kernels, chunk } = configOf({ ...options });
+  if (!isSplit(split)) throw new UserError('evaluate takes a split of samples and labels, as the data sets of loadIdx, loadCsv or makeDataset hold them');
+  if (split.count === 0) throw new UserError('the split holds no samples');
   const classes = model.sizes[model.sizes.length - 1];
   const features = model.sizes[0];
   const kind = split.x instanceof Uint8Array ? 'pixels' : 'floats';
@@ -102,6 +115,7 @@ export interface Predictions {
  * and normalisation are applied here. A plain forward pass in float64 (src/reference.ts).
  */
 export function predict(model: Model, samples: Uint8Array | Float32Array | number[]): Predictions {
+  if (!(samples instanceof Uint8Array || samples instanceof Float32Array || Array.isArray(samples))) throw new UserError('predict takes samples as a Uint8Array, a Float32Array or an array of numbers');
   const features = model.sizes[0];
   const classes = model.sizes[model.sizes.length - 1];
   if (samples.length % features !== 0) throw new UserError(`${samples.length} values are no whole number of samples of ${features}`);
@@ -117,6 +131,19 @@ export function predict(model: Model, samples: Uint8Array | Float32Array | numbe
     out.classes[i] = p.indexOf(Math.max(...p));
   }
   return out;
+}
+
+function isSplit(s: unknown): s is Split {
+  if (typeof s !== 'object' || s === null) return false;
+  const { x, labels, count, features } = s as Split;
+  return (x instanceof Uint8Array || x instanceof Float32Array) && labels instanceof Uint8Array && Number.isInteger(count) && Number.isInteger(features) &&
+    x.length === count * features && labels.length === count;
+}
+
+function isDataset(d: unknown): d is Dataset {
+  if (typeof d !== 'object' || d === null) return false;
+  const { train, test, classes, input } = d as Dataset;
+  return isSplit(train) && isSplit(test) && Number.isInteger(classes) && typeof input === 'object' && input !== null;
 }
 
 /** A checkpoint's model (its best epoch's weights where early stopping kept one) and the settings it trained with. */

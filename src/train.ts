@@ -167,6 +167,8 @@ export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<T
     if (cfg.workers > cores) {
       log.warn({ workers: cfg.workers, cores }, `${cfg.workers} workers on ${cores} cores: threads take turns on the cores, which is slower than ${cores} workers (the weights come out the same)`);
     }
+    const abortedBefore = stopRequested();
+    if (abortedBefore) return { epochs: [], params: engine.params.slice(), stop: { reason: `stopped by ${abortedBefore} before the first step; nothing was saved`, epoch: at.epoch - 1, aborted: abortedBefore } };
     const testAfter = new Set(testSteps(steps, run.testEvery ?? 0));
     let clockMs = 0; // training time of the run: shuffles and steps, no evaluation
     const epochs: EpochRecord[] = [];

@@ -2,12 +2,12 @@
 // The input layer and the outputs follow the data, the checkpoint keeps what the model takes,
 // and every command checks data against it; 1 worker and N give the same bits on any shape.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeIdx } from '../src/data/idx.js';
-import { evaluate, loadCheckpoint, loadCsv, loadIdx, makeDataset, predict, train, type Dataset, type Split } from '../src/index.js';
+import { UserError, evaluate, loadCheckpoint, loadCsv, loadIdx, makeDataset, predict, train, type Dataset, type Split } from '../src/index.js';
 import { readCheckpoint } from '../src/model/checkpoint.js';
 import { fitNormalization, normalizeSplit } from '../src/data/normalize.js';
 import { encodePng } from './png.js';
@@ -271,6 +271,29 @@ describe('the library', () => {
     expect(() => makeDataset({ x: [0, 1, 2, 1e39], labels: [0, 1] }, ok, { shape: [2] })).toThrow(/value 1e\+39 at index 3 \(sample 1\) is not a finite float32/);
     expect(() => makeDataset(ok, { x: [0, 1, 2, 3], labels: [0, 2] }, { shape: [2], classes: 2 })).toThrow(/the test set: label 2 at index 1 is not one of the 2 classes/);
     expect(() => makeDataset({ x: Uint8Array.of(1, 2), labels: [0] }, ok, { shape: [2] })).toThrow(/both be pixel bytes \(Uint8Array\) or both floats/);
+  });
+
+  it('train, evaluate and predict refuse what is not theirs with a UserError, and a run aborted before it starts trains nothing', async () => {
+    const data = makeDataset(stripeSplit(60, 1, SHAPE, 5), stripeSplit(20, 2, SHAPE, 5), { shape: SHAPE });
+    const refuse = async (p: Promise<unknown>, message: RegExp) => {
+      await expect(p).rejects.toThrow(message);
+      await expect(p).rejects.toBeInstanceOf(UserError);
+    };
+    await refuse(train(null as never), /train takes an object of settings, not null/);
+    await refuse(train({ data: {} as never }), /`data` must be a data set, as loadIdx, loadCsv or makeDataset give it/);
+    await refuse(train({ data, onEpoch: 5 as never }), /`onEpoch` must be a function/);
+    await refuse(train({ data, resume: { foo: 1 } as never }), /`resume` must be a checkpoint's path/);
+    await refuse(train({ data, classes: 3 }), /the training set: label [34] at index \d+ is not one of the 3 classes \(0-2\)/);
+    const { model } = await train({ data, classes: 7, hidden: [8], epochs: 1, patience: 0 });
+    expect(model.sizes).toEqual([240, 8, 7]);
+    await refuse(evaluate(model, data.test, { workers: 0 }), /setting "workers" must be an integer from 1 to 1024, got 0/);
+    await refuse(evaluate(model, null as never), /evaluate takes a split of samples and labels/);
+    expect(() => predict(model, null as never)).toThrow(/predict takes samples as a Uint8Array, a Float32Array or an array of numbers/);
+    const checkpoint = join(tempDir(), 'never.ckpt');
+    const stopped = await train({ data, checkpoint, signal: AbortSignal.abort('enough'), epochs: 1 });
+    expect(stopped.stop).toMatchObject({ reason: 'stopped by enough before the first step; nothing was saved', aborted: 'enough', epoch: 0 });
+    expect(stopped.history).toEqual([]);
+    expect(existsSync(checkpoint)).toBe(false);
   });
 
   it('the example in examples/ trains on its generated data through the package\'s own name', () => {
