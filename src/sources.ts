@@ -51,8 +51,11 @@ function csvPaths(cfg: TrainConfig): { train: string; test: string } | undefined
 /** A --data-dir that holds train.csv and test.csv. */
 function csvFolder(cfg: TrainConfig): { train: string; test: string } | undefined {
   const dir = cfg.dataDir;
-  if (dir && existsSync(join(dir, 'train.csv')) && existsSync(join(dir, 'test.csv'))) return { train: join(dir, 'train.csv'), test: join(dir, 'test.csv') };
-  return undefined;
+  if (!dir) return undefined;
+  const [train, test] = [join(dir, 'train.csv'), join(dir, 'test.csv')];
+  const [hasTrain, hasTest] = [existsSync(train), existsSync(test)];
+  if (hasTrain !== hasTest) throw new UserError(`${dir} holds ${hasTrain ? 'train.csv but no test.csv' : 'test.csv but no train.csv'}: a CSV data folder needs both`);
+  return hasTrain ? { train, test } : undefined;
 }
 
 /**

@@ -223,6 +223,9 @@ describe('CSV files', () => {
     const r = await runCli(['train', '--data-dir', dir, '--label-column', '2', '--normalize', 'minmax', '--hidden', '8', '--epochs', '1', '--patience', '0']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/test accuracy/);
+    const half = tempDir();
+    writeFileSync(join(half, 'train.csv'), readFileSync(files.train));
+    expectOneLineError(await runMain(['train', '--data-dir', half]), /holds train\.csv but no test\.csv: a CSV data folder needs both/);
     // Features near 1000, unscaled, blow up plain SGD at 0.1: the message says what to change.
     expectOneLineError(
       await runCli(['train', '--data-dir', dir, '--label-column', 'species', '--hidden', '8', '--epochs', '1']),
