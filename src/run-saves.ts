@@ -30,7 +30,7 @@ export interface Position {
  * first and the loss settles at a finite, useless value, so NaN alone would miss it.
  * Healthy runs stay below 10.
  */
-export const EXPLODED_LOSS = 100;
+const EXPLODED_LOSS = 100;
 
 export interface RunSavesOptions {
   cfg: TrainConfig;

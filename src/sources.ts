@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainConfig } from './config.js';
-import { csvInput, loadCsv, loadCsvDataset } from './data/csv.js';
+import { csvInput, readCsvFile, loadCsvDataset } from './data/csv.js';
 import { dataPaths, describe, head, holdOut, loadIdxDataset, loadIdxSplit, type Dataset, type InputSpec, type Normalization, type Split } from './data/dataset.js';
 import { fitNormalization, normalizeSplit } from './data/normalize.js';
 import { UserError } from './util/errors.js';
@@ -70,7 +70,7 @@ export async function loadTestSet(cfg: TrainConfig, input: InputSpec, classes: n
   let where: string;
   let got: InputSpec;
   if (csv) {
-    const data = await loadCsv(csv, { labelColumn: cfg.labelColumn ?? input.labelColumn, header: cfg.csvHeader, classes, columns: input.columns });
+    const data = await readCsvFile(csv, { labelColumn: cfg.labelColumn ?? input.labelColumn, header: cfg.csvHeader, classes, columns: input.columns });
     [test, where, got] = [data.split, csv, csvInput(data)];
   } else {
     const paths = dataPaths(cfg.dataDir, cfg);

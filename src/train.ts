@@ -86,7 +86,7 @@ export interface TrainProgress {
   samplesPerSec: number;
 }
 
-export interface TrainOptions {
+export interface RunOptions {
   /** The data set, validation set included and normalised (see sources.ts prepare); loaded from the settings when not given. */
   data?: Dataset;
   /** Structured logs (a pino logger); silent when not given. */
@@ -112,7 +112,7 @@ export interface TrainOptions {
   stepsPerCall?: number;
 }
 
-export async function train(cfg: TrainConfig, run: TrainOptions = {}): Promise<TrainResult> {
+export async function train(cfg: TrainConfig, run: RunOptions = {}): Promise<TrainResult> {
   const log = run.log ?? pino({ level: 'silent' });
   let data = run.data ?? (await loadDataset(cfg));
   if (data.train.count === 0 || data.test.count === 0) throw new UserError(`the ${data.train.count === 0 ? 'training' : 'test'} set holds no samples`);

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelParams, readCheckpoint } from '../src/model/checkpoint.js';
 import { DEFAULTS, savedConfig, type TrainConfig } from '../src/config.js';
-import { train, type TrainOptions, type TrainResult } from '../src/train.js';
+import { train, type RunOptions, type TrainResult } from '../src/train.js';
 import { prepare } from '../src/sources.js';
 import { runCli, syntheticData, tempDir, writeDataDir } from './synthetic.js';
 
@@ -20,7 +20,7 @@ const bits = (params: Float32Array): Buffer => Buffer.from(params.buffer, params
  * Aborts, as Ctrl-C does, at the n-th time the loop reports (after every call of steps, here
  * one step, and after every epoch), which the loop sees when it next looks.
  */
-function stopAtReport(n: number): Pick<TrainOptions, 'signal' | 'onProgress' | 'onEpoch'> {
+function stopAtReport(n: number): Pick<RunOptions, 'signal' | 'onProgress' | 'onEpoch'> {
   const controller = new AbortController();
   let reports = 0;
   const report = (): void => {

@@ -3,7 +3,7 @@
 // shape and kind the model was trained on. A handful of samples needs no worker pool: the
 // library's predict runs the reference forward pass in float64 on the saved weights.
 import type { Argv, CommandModule } from 'yargs';
-import { loadCsv } from '../data/csv.js';
+import { readCsvFile } from '../data/csv.js';
 import { describe } from '../data/dataset.js';
 import { readIdx } from '../data/idx.js';
 import { decodePng, isPng } from '../data/png.js';
@@ -78,7 +78,7 @@ async function csvSamples(path: string, model: Model): Promise<NamedSamples> {
   if (model.input.kind !== 'floats') throw new UserError(`${path} is a CSV file but the model takes ${describe(model.input)}; give it ${accepted(model)}`);
   const features = model.sizes[0];
   const label = model.input.labelColumn;
-  const { split, columns } = await loadCsv(path, { noLabel: true, columns: model.input.columns, skipColumn: label?.name });
+  const { split, columns } = await readCsvFile(path, { noLabel: true, columns: model.input.columns, skipColumn: label?.name });
   const names = Array.from({ length: split.count }, (_, i) => `${path}[${i}]`);
   if (split.features === features) return { names, values: split.x };
   if (split.features !== features + 1) throw new UserError(`${path} has rows of ${split.features} fields; the model takes ${features} features (and, optionally, a label)`);

@@ -43,7 +43,7 @@ export interface CsvData {
 /** Rows are kept in blocks of this many until the count is known, then copied into shared memory once. */
 const BLOCK_ROWS = 8192;
 
-export async function loadCsv(path: string, opts: CsvOptions = {}): Promise<CsvData> {
+export async function readCsvFile(path: string, opts: CsvOptions = {}): Promise<CsvData> {
   statRegular(path, 'CSV file');
   const parser = createReadStream(path).pipe(parse({ info: true, skip_empty_lines: true, trim: true, relax_column_count: true, bom: true }));
   let fields = 0;
@@ -170,9 +170,9 @@ function labelOf(first: string[], header: boolean, wanted: CsvOptions['labelColu
  * file, so that a test label outside the classes is named by its line.
  */
 export async function loadCsvDataset(trainPath: string, testPath: string, opts: CsvOptions = {}): Promise<Dataset> {
-  const train = await loadCsv(trainPath, opts);
+  const train = await readCsvFile(trainPath, opts);
   const classes = opts.classes ?? Math.max(2, 1 + train.split.labels.reduce((a, b) => Math.max(a, b), 0));
-  const test = await loadCsv(testPath, { ...opts, classes, columns: train.columns });
+  const test = await readCsvFile(testPath, { ...opts, classes, columns: train.columns });
   if (test.split.features !== train.split.features) {
     throw new UserError(`${testPath} has ${test.split.features} feature columns but ${trainPath} has ${train.split.features}: the test set must match the training set`);
   }

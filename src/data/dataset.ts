@@ -223,7 +223,7 @@ export function holdOut(split: Split, count: number, seed: number): { train: Spl
 const VALIDATION_STREAM = 0x76616c69;
 
 /** The samples at `indices` of a split, copied into memory of their own. */
-export function subset(split: Split, indices: ArrayLike<number>): Split {
+function subset(split: Split, indices: ArrayLike<number>): Split {
   const F = split.features;
   const out = emptySplit(split.x instanceof Uint8Array ? 'pixels' : 'floats', indices.length, F);
   for (let i = 0; i < indices.length; i++) {

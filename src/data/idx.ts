@@ -19,7 +19,7 @@ const UBYTE = 0x08;
 const FLOAT = 0x0d;
 const ELEMENT_BYTES: Record<number, number> = { [UBYTE]: 1, [FLOAT]: 4 };
 /** The data must fit the WebAssembly kernels' memory, which holds at most 4 GiB. */
-export const MAX_IDX_BYTES = 2 ** 32;
+const MAX_IDX_BYTES = 2 ** 32;
 
 export interface IdxArray {
   dims: number[];

@@ -3,7 +3,7 @@
 // h = x; for each layer, z[j] = b[j] + sum_k h[k] * W[k][j], then relu, or softmax on the last.
 import { foldInput, inputNote, type ExportModel } from './model.js';
 
-export const JSON_FORMAT = 'threadgrad-mlp';
+const JSON_FORMAT = 'threadgrad-mlp';
 
 export function encodeJson(m: ExportModel): string {
   const { sizes, W, b } = foldInput(m);

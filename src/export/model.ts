@@ -34,7 +34,7 @@ export function exportModelOf(model: Model): ExportModel {
 }
 
 /** The layers an export writes: hidden ones with ReLU, the last with softmax. */
-export interface ExportLayers {
+interface ExportLayers {
   sizes: number[];
   W: Float32Array[];
   b: Float32Array[];

@@ -11,8 +11,8 @@ import { concat, intField, messageField, stringField, bytesField } from './proto
 
 export const IR_VERSION = 8;
 export const OPSET = 13;
-export const INPUT_NAME = 'input';
-export const OUTPUT_NAME = 'probabilities';
+const INPUT_NAME = 'input';
+const OUTPUT_NAME = 'probabilities';
 
 const MODEL = { irVersion: 1, producerName: 2, docString: 6, graph: 7, opsetImport: 8, metadataProps: 14 };
 const OPSET_ID = { domain: 1, version: 2 };

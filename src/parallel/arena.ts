@@ -114,10 +114,10 @@ export function otherCopy(plan: ArenaPlan, at: number): number {
 }
 
 /** What a worker thread costs besides the arena (its V8 isolate, Piscina, the kernels' instance): about 10.5 MiB measured, with room. */
-export const THREAD_BYTES = 16 * 2 ** 20;
+const THREAD_BYTES = 16 * 2 ** 20;
 
 /** A WebAssembly memory holds at most 65,536 pages of 64 KiB: every byte a kernel addresses must lie below 4 GiB. */
-export const MAX_ARENA_BYTES = 65536 * PAGE;
+const MAX_ARENA_BYTES = 65536 * PAGE;
 
 const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(bytes < 2 ** 30 ? 2 : 1)} GiB`;
 
@@ -129,7 +129,7 @@ export const engineBytes = (plan: ArenaPlan): number => plan.bytes + plan.worker
  * WebAssembly memory can address, or whose engine would not fit the machine's memory,
  * naming what it would need.
  */
-export function checkPlanFits(plan: ArenaPlan, memory = totalmem()): void {
+function checkPlanFits(plan: ArenaPlan, memory = totalmem()): void {
   const net = `this network (${plan.paramCount.toLocaleString('en-US')} parameters, chunks of ${plan.chunk} samples) with its data`;
   const smaller = 'use smaller --hidden layers or a smaller --chunk (samples processed together)';
   if (plan.bytes > MAX_ARENA_BYTES) throw new UserError(`${net} needs ${gib(plan.bytes)} of shared memory, more than the 4 GiB WebAssembly can address; ${smaller}`, 2);

@@ -67,9 +67,9 @@ const EXPS = new Float64Array(MAX_CLASSES);
  * predictions[i] and its loss to losses[lossAt + i].
  *
  * Training and evaluation call this (and gather) with arguments of the same types, so that
- * V8 optimises one shape: when evaluation brought optional arguments the training calls
- * never passed, its first run deoptimised the training path and every worker compiled
- * `step` again during the next epoch (15-30 ms each, on the cores the workers train on).
+ * V8 optimises one shape: an optional argument that only evaluation passes deoptimises the
+ * training path, and every worker then compiles `step` again on the cores it trains on
+ * (docs/measurements.md: V8 compilation).
  */
 export function softmaxCrossEntropy(
   f: FloatArray, logits: number, delta: number, classes: number, labels: Uint8Array, n: number, predictions: Uint8Array, losses: Float64Array, lossAt: number,

@@ -70,9 +70,12 @@ export function readCommand(record: Float64Array): StepsCommand {
   return { first, batch, end, count, lr, step, weights };
 }
 
-/** What one worker did in one step. */
+/**
+ * What one worker did in one step. Under local SGD and Hogwild a batch is one worker's: its
+ * result holds the whole step (all of it in computeMs), and the others' stay 0.
+ */
 export interface StepResult {
-  /** The whole step's loss sum in worker 0's result, 0 in the others'. */
+  /** The whole step's loss sum in worker 0's result (step mode), 0 in the others'. */
   lossSum: number;
   /** Samples this worker classified correctly. */
   correct: number;
@@ -143,6 +146,11 @@ export const STEPS_DONE = 6;
 export const WEIGHTS = 7;
 // Hogwild: the next batch of the command to take; the coordinator resets it with each command.
 export const BATCHES = 8;
+
+/** A worker is through the command: the last one in wakes the coordinator. */
+export function countDone(control: Int32Array, workers: number): void {
+  if (Atomics.add(control, DONE, 1) === workers - 1) Atomics.notify(control, DONE);
+}
 
 export const OP_STEPS = 0;
 export const OP_STOP = 1;
@@ -228,8 +236,8 @@ export class StepAborted extends Error {
  * sleep + wake costs tens of microseconds per step. But the more workers a barrier waits
  * for, the likelier one of them is off its core (the coordinator, V8's helper threads and
  * the kernel take turns on the same cores), and then every poller burns its core for
- * nothing: on 16 cores, 16 workers polling 20,000 times each stalled in some runs to less
- * than 1 worker's speed (docs/measurements.md: Polling at the barrier on 16 cores).
+ * nothing, so the polls are a budget shared by the waiting workers, not a count each
+ * (docs/measurements.md: Polling at the barrier on 16 cores).
  */
 export const SPIN_TOTAL = 40_000;
 
@@ -252,9 +260,9 @@ export function barrier(control: Int32Array, parties: number, spin: number): boo
 }
 
 // The poll loop and the sleep are separate functions so that V8 optimises the poll loop
-// alone. In one function, the optimised loop (compiled on stack, mid-loop) met the sleep's
-// calls without type feedback whenever a wait outlasted the poll, threw its code away, and
-// was compiled again: about 80 times in 900 steps, each compile taking a core from the workers.
+// alone: in one function, the loop's code (compiled on stack, mid-loop) meets the sleep's
+// calls without type feedback whenever a wait outlasts the poll, and is thrown away and
+// compiled again, each time on a core the workers need (docs/measurements.md: V8 compilation).
 
 /** Polls up to `spin` times for the barrier's generation to move on; true if it did. */
 function polled(control: Int32Array, generation: number, spin: number): boolean {

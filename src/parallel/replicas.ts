@@ -16,6 +16,7 @@ import { otherCopy } from './arena.js';
 import { ruleOfStep } from '../model/optimizer.js';
 import { BATCHES, STEPS_DONE, WEIGHTS, barrier, shareOf, writeResult, type StepResult, type StepsCommand, type WorkerData } from './protocol.js';
 import { commitFault, faultDue } from './fault-hook.js';
+import { roundOf } from './sync.js';
 
 export interface Trainer {
   data: WorkerData;
@@ -35,7 +36,7 @@ export function localRounds(t: Trainer, cmd: StepsCommand): void {
   const { data, worker, net, f } = t;
   const { control, plan } = data;
   const workers = plan.workers;
-  const round = data.sync.k * workers;
+  const round = roundOf(data.sync, workers);
   const replica = plan.replicas[worker].weights;
   const floats = (1 + plan.stateSlots) * plan.paramCount;
   let shared = cmd.weights;

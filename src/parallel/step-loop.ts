@@ -125,8 +125,6 @@ export class StepLoop {
   /** A worker failed: release the others from the barrier and end every serve task. */
   private async recover(): Promise<void> {
     abortBarrier(this.control);
-    this.publish(OP_STOP);
-    await Promise.allSettled(this.serving);
-    this.serving = [];
+    await this.stop();
   }
 }

@@ -19,9 +19,9 @@ export interface SyncSpec {
 export const STEP_SYNC: SyncSpec = { mode: 'step', k: 1 };
 
 /** K of a bare `local`: see docs/measurements.md, the K sweep. */
-export const DEFAULT_LOCAL_STEPS = 16;
+const DEFAULT_LOCAL_STEPS = 16;
 
-export const SYNC_FORMS = 'step, local:K (K steps between averages, e.g. local:8; local alone is local:16) or hogwild';
+export const SYNC_FORMS = `step, local:K (K steps between averages, e.g. local:8; local alone is local:${DEFAULT_LOCAL_STEPS}) or hogwild`;
 
 /** The spec of a --sync value, or undefined if it is none. */
 export function parseSync(text: string): SyncSpec | undefined {

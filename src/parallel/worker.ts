@@ -11,7 +11,7 @@ import { modelShape } from '../model/model.js';
 import { ruleOfStep } from '../model/optimizer.js';
 import { evaluateRange, forwardBackward, makeNet, rowBlocks, updateWeights, type Net } from './pass.js';
 import {
-  DONE, OPCODE, OP_READY, OP_STOP, SEQUENCE, STEPS_DONE, Shares, WEIGHTS, barrier, barrierPolls, blockCounter, readCommand, sampleCounter, writeResult,
+  OPCODE, OP_READY, OP_STOP, SEQUENCE, STEPS_DONE, Shares, WEIGHTS, barrier, barrierPolls, blockCounter, countDone, readCommand, sampleCounter, writeResult,
   type EvalResult, type EvalTask, type ServeTask, type StepResult, type WorkerData,
 } from './protocol.js';
 import { commitFault, faultDue } from './fault-hook.js';
@@ -35,8 +35,8 @@ const spin = barrierPolls(data.plan.workers, availableParallelism());
 
 // This worker's view of the arena and its shares of a chunk's samples (phase 1) and
 // parameter blocks (phase 2), made anew by each serve task (a Piscina thread may serve as
-// another worker after a restart). Module variables rather than arguments of step: passing
-// them in an object made V8 drop and recompile step in every epoch after the first.
+// another worker after a restart). Module variables rather than arguments of step: passed in
+// an object, they make V8 drop and recompile step once an epoch (docs/measurements.md).
 let net: Net;
 let samples: Shares;
 let rows: Shares;
@@ -59,13 +59,13 @@ export function serve({ worker, sequence }: ServeTask): void {
     const op = Atomics.load(control, OPCODE);
     if (op === OP_STOP) return;
     if (op === OP_READY) {
-      if (Atomics.add(control, DONE, 1) === workers - 1) Atomics.notify(control, DONE);
+      countDone(control, workers);
       continue;
     }
     const command = readCommand(data.command);
     if (alone) {
       (data.sync.mode === 'local' ? localRounds : hogwildSteps)(alone, command);
-      if (Atomics.add(control, DONE, 1) === workers - 1) Atomics.notify(control, DONE);
+      countDone(control, workers);
       continue;
     }
     const { first, batch, end, count, lr, step: before, weights } = command;
@@ -78,7 +78,7 @@ export function serve({ worker, sequence }: ServeTask): void {
       writeResult(results, i, worker, workers, step(worker, lo, hi, into));
       net.weights = into; // what this step wrote, the next one reads
     }
-    if (Atomics.add(control, DONE, 1) === workers - 1) Atomics.notify(control, DONE);
+    countDone(control, workers);
   }
 }
 
