@@ -5,7 +5,7 @@
 // as it was. A stop (Ctrl-C, a worker that keeps failing) saves where the run stands, its
 // last update not yet vetted: the resumed run's first loss vets it.
 import type { Logger } from 'pino';
-import type { TrainConfig } from './config.js';
+import { parseCheckpointEvery, type CheckpointEvery, type TrainConfig } from './config.js';
 import type { Dataset } from './data/dataset.js';
 import type { EarlyStopping } from './early-stopping.js';
 import { writeCheckpoint, type Checkpoint } from './model/checkpoint.js';
@@ -50,12 +50,31 @@ export class RunSaves {
   /** The last checkpoint written or resumed from, and where it stands, for messages. */
   private lastSaved: string | undefined;
   private pending: { at: Position; params: Float32Array; state: Float32Array } | undefined;
+  /** When --checkpoint is saved to besides at the end. */
+  private readonly every: CheckpointEvery;
 
   constructor(private readonly o: RunSavesOptions) {
     this.lastSaved = o.resumed && `${displayPath(o.resumed.path)} (${this.where(o.resumed.header)})`;
+    this.every = (o.cfg.checkpoint !== undefined && parseCheckpointEvery(o.cfg.checkpointEvery)) || { unit: 'end' };
   }
 
-  where(at: { epoch: number; step: number }): string {
+  /** Steps of the run from `stepsDone` to the next save due every N steps (a call of steps ends there). */
+  stepsUntilSave(stepsDone: number): number {
+    return this.every.unit === 'steps' ? this.every.count - (stepsDone % this.every.count) : Infinity;
+  }
+
+  /** After a call of steps: a save due every N steps within it is made at its end (local SGD's calls end on whole rounds), once vetted. */
+  afterSteps(stepsDoneBefore: number, at: Position): void {
+    if (this.every.unit === 'steps' && Math.floor(at.stepsDone / this.every.count) > Math.floor(stepsDoneBefore / this.every.count)) this.saveAfterVetting(at);
+  }
+
+  /** After epoch `epoch`'s evaluation, `at` the start of the next: the save due every N epochs, or the last one where the run `finished`. */
+  afterEpoch(epoch: number, at: Position, finished: string | undefined): void {
+    const { checkpoint } = this.o.cfg;
+    if (checkpoint && (finished || (this.every.unit === 'epochs' && epoch % this.every.count === 0))) this.save(checkpoint, at, undefined, undefined, finished);
+  }
+
+  private where(at: { epoch: number; step: number }): string {
     return at.step === 0 ? `the start of epoch ${at.epoch}` : `epoch ${at.epoch}, step ${at.step} of ${this.o.steps}`;
   }
 
@@ -77,7 +96,7 @@ export class RunSaves {
   }
 
   /** A save to --checkpoint is due at `at`: it is made, of a copy of the weights now, once the next loss vets them. */
-  saveAfterVetting(at: Position): void {
+  private saveAfterVetting(at: Position): void {
     this.pending = { at, params: this.o.engine.params.slice(), state: this.o.engine.state.slice() };
   }
 

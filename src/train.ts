@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { checkResumable, checkWritable, type Checkpoint } from './model/checkpoint.js';
-import { parseCheckpointEvery, type TrainConfig } from './config.js';
+import type { TrainConfig } from './config.js';
 import { EarlyStopping } from './early-stopping.js';
 import { Engine, StepsFailed, type EvalStats, type StepStats } from './parallel/engine.js';
 import { batchSizeOf, checkSameOptimizer, checkSameSync, optimizerOf, scheduleOf, stepsPerEpoch, syncOf, testSteps } from './run-settings.js';
@@ -131,7 +131,6 @@ export async function train(cfg: TrainConfig, run: RunOptions = {}): Promise<Tra
     checkSameOptimizer(run.resume, cfg);
   }
   const replacing = cfg.checkpoint !== undefined && checkWritable(cfg.checkpoint) && !run.resume;
-  const every = parseCheckpointEvery(cfg.checkpointEvery) ?? { unit: 'end' };
   if (cfg.patience > 0 && !data.val) log.warn('early stopping needs a validation set (--val-split above 0); training all --epochs');
   const early = cfg.patience > 0 && data.val
     ? new EarlyStopping(cfg.monitor, cfg.patience, cfg.minDelta, run.resume?.header.early, run.resume?.best)
@@ -184,21 +183,17 @@ export async function train(cfg: TrainConfig, run: RunOptions = {}): Promise<Tra
       const firstStep = at.step;
       // A call ends early where a checkpoint every N steps is due, or a test point.
       const callLimit = (s: number): number => {
-        const untilSave = cfg.checkpoint && every.unit === 'steps' ? every.count - (((epoch - 1) * steps + s) % every.count) : Infinity;
+        const untilSave = saves.stepsUntilSave(at.stepsDone + s - at.step);
         const untilTest = testAfter.size > 0 ? Math.min(...[...testAfter].filter((t) => t > s)) - s : Infinity;
         return Math.min(run.stepsPerCall ?? Infinity, untilSave, untilTest);
       };
       const afterCall = async (done: StepStats[]): Promise<boolean> => {
-        const before = at.step;
+        const [before, doneBefore] = [at.step, at.stepsDone];
         for (const stats of done) {
           saves.vet(stats.lossSum / stats.samples, `at epoch ${epoch}, step ${at.step + 1} the mean loss`);
           at = { ...at, step: at.step + 1, stepsDone: at.stepsDone + 1, lossSum: at.lossSum + stats.lossSum, correct: at.correct + stats.correct };
         }
-        // Local SGD's calls end on whole rounds, which may pass a save's step: it is then made at the round's end.
-        const passed = (every: number): boolean => Math.floor(((epoch - 1) * steps + at.step) / every) > Math.floor(((epoch - 1) * steps + before) / every);
-        if (cfg.checkpoint && every.unit === 'steps' && passed(every.count)) {
-          saves.saveAfterVetting(at);
-        }
+        saves.afterSteps(doneBefore, at);
         const seen = Math.min(epochSamples, at.step * batch);
         const samplesPerSec = (1000 * (seen - firstStep * batch)) / (performance.now() - t0 - evalMs);
         run.onProgress?.({ epoch, epochs: cfg.epochs, samples: seen, epochSamples, loss: at.lossSum / seen, samplesPerSec });
@@ -246,7 +241,7 @@ export async function train(cfg: TrainConfig, run: RunOptions = {}): Promise<Tra
       run.onEpoch?.(record);
       at = { ...at, epoch: epoch + 1, step: 0, lossSum: 0, correct: 0, rng: rng.state() };
       finished = early?.plateau ? early.reason : at.epoch > cfg.epochs ? `the last of --epochs ${cfg.epochs}` : undefined;
-      if (cfg.checkpoint && (finished || (every.unit === 'epochs' && epoch % every.count === 0))) saves.save(cfg.checkpoint, at, engine.params, engine.state, finished);
+      saves.afterEpoch(epoch, at, finished);
       if (!finished) aborted = stopRequested();
       if (aborted) break;
     }
