@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { DEFAULTS, configOf, resumedConfig, savedConfig, type TrainConfig } from './config.js';
 import { loadCsvDataset, type CsvOptions } from './data/csv.js';
-import { checkLabels, dataPaths, describe, emptySplit, loadIdxDataset, loadMnist, makeDataset, type DataPaths, type Dataset, type Samples, type Split } from './data/dataset.js';
+import { checkFitsModel, checkLabels, dataPaths, emptySplit, loadIdxDataset, loadMnist, makeDataset, type DataPaths, type Dataset, type Samples, type Split } from './data/dataset.js';
 import { netInput, normalizeSplit } from './data/normalize.js';
 import { layerViews, modelShape } from './model/model.js';
 import { modelOf, readCheckpoint, type Checkpoint, type Model } from './model/checkpoint.js';
@@ -85,12 +85,8 @@ export async function evaluate(model: Model, split: Split, options: Partial<Pick
   if (split.count === 0) throw new UserError('the split holds no samples');
   const classes = model.sizes[model.sizes.length - 1];
   const features = model.sizes[0];
-  const kind = split.x instanceof Uint8Array ? 'pixels' : 'floats';
-  if (split.features !== features || kind !== model.input.kind) {
-    throw new UserError(`the samples are ${split.features} ${kind === 'pixels' ? 'unsigned-byte' : 'float'} values each but the model takes ${describe(model.input)}`);
-  }
-  const bad = split.labels.findIndex((l) => l >= classes);
-  if (bad >= 0) throw new UserError(`label ${split.labels[bad]} at index ${bad}, but the model knows ${classes} classes (0-${classes - 1})`);
+  checkFitsModel(split, model.input, classes, 'the split');
+  const kind = model.input.kind;
   const test = normalizeSplit(split, model.input);
   const data: Dataset = { train: emptySplit(kind, 0, features), test, classes, input: model.input };
   const engine = new Engine({ data, hidden: model.sizes.slice(1, -1), workers, kernels, chunk });

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainConfig } from './config.js';
 import { csvInput, readCsvFile, loadCsvDataset } from './data/csv.js';
-import { dataPaths, describe, head, holdOut, loadIdxDataset, loadIdxSplit, type Dataset, type InputSpec, type Normalization, type Split } from './data/dataset.js';
+import { checkFitsModel, dataPaths, head, holdOut, loadIdxDataset, loadIdxSplit, type Dataset, type InputSpec, type Normalization, type Split } from './data/dataset.js';
 import { fitNormalization, normalizeSplit } from './data/normalize.js';
 import { UserError } from './util/errors.js';
 
@@ -77,10 +77,6 @@ export async function loadTestSet(cfg: TrainConfig, input: InputSpec, classes: n
     const data = await loadIdxSplit(paths.testImages, paths.testLabels);
     [test, where, got] = [data.split, paths.testImages, data.input];
   }
-  if (got.kind !== input.kind || got.shape.join('x') !== input.shape.join('x')) {
-    throw new UserError(`${where} holds ${describe(got)} but the model takes ${describe(input)}`);
-  }
-  const bad = test.labels.findIndex((l) => l >= classes);
-  if (bad >= 0) throw new UserError(`${where}: label ${test.labels[bad]} at index ${bad}, but the model knows ${classes} classes (0-${classes - 1})`);
+  checkFitsModel(test, input, classes, where, got);
   return { test: cfg.testLimit ? head(test, cfg.testLimit) : test, where };
 }

@@ -194,6 +194,22 @@ export function checkLabels(data: { train: Split; test: Split }, where: { train:
   return n;
 }
 
+/**
+ * Fails unless `split` is data the model of `input` and `classes` takes: `got` (what a file
+ * held, shape and all) or, without it, the split's kind and feature count must be the
+ * model's, and every label one of its classes. `where` names the data in messages.
+ */
+export function checkFitsModel(split: Split, input: InputSpec, classes: number, where: string, got?: InputSpec): void {
+  const kind = split.x instanceof Uint8Array ? 'pixels' : 'floats';
+  const held = got ?? { kind, shape: [split.features] };
+  const features = input.shape.reduce((a, b) => a * b, 1);
+  if (held.kind !== input.kind || (got ? got.shape.join('x') !== input.shape.join('x') : split.features !== features)) {
+    throw new UserError(`${where} holds ${describe(held)} but the model takes ${describe(input)}`);
+  }
+  const bad = split.labels.findIndex((l) => l >= classes);
+  if (bad >= 0) throw new UserError(`${where}: label ${split.labels[bad]} at index ${bad}, but the model knows ${classes} classes (0-${classes - 1})`);
+}
+
 function maxOf(labels: Uint8Array): number {
   let m = 0;
   for (const l of labels) if (l > m) m = l;
