@@ -208,7 +208,7 @@ export async function train(cfg: TrainConfig, run: RunOptions = {}): Promise<Tra
         return !aborted;
       };
       try {
-        await engine.runSteps({ batch, from: firstStep, to: steps, end: n, lr: cfg.lr, step: at.stepsDone, callLimit }, afterCall);
+        await engine.runSteps({ batch, from: firstStep, to: steps, end: n, lr: cfg.lr, stepsBefore: at.stepsDone, callLimit }, afterCall);
       } catch (e) {
         // The engine gave up after retries; the failed step wrote only the copy it did not read, so the weights are those of the completed steps
         // (under hogwild, which has one copy, with the failed batch's update as far as it got).

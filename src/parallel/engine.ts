@@ -83,7 +83,7 @@ export interface StepRange {
   /** The base learning rate; the engine's schedule scales it step by step. */
   lr: number;
   /** The run's count of steps before step `from` (default `from`): the schedule and Adam's bias correction go by it. */
-  step?: number;
+  stepsBefore?: number;
   /** The most steps one call may run from step s, below stepsPerCall(batch): a call ends early where the caller must look, e.g. to save. */
   callLimit?: (step: number) => number;
 }
@@ -190,7 +190,7 @@ export class Engine {
    */
   async runSteps(range: StepRange, after: (done: StepStats[], next: number) => boolean | void | Promise<boolean | void>): Promise<number> {
     const { batch, from, to, end, lr } = range;
-    const before = (range.step ?? from) - from;
+    const stepsBeforeEpoch = (range.stepsBefore ?? from) - from;
     let s = from;
     while (s < to) {
       const wanted = Math.max(1, Math.min(to - s, stepsPerCall(batch), range.callLimit?.(s) ?? Infinity));
@@ -199,7 +199,7 @@ export class Engine {
       let done: StepStats[];
       let failure: StepsFailed | undefined;
       try {
-        done = await this.steps(s * batch, batch, end, count, lr, before + s);
+        done = await this.steps(s * batch, batch, end, count, lr, stepsBeforeEpoch + s);
       } catch (e) {
         if (!(e instanceof StepsFailed)) throw e;
         failure = e;
@@ -216,10 +216,10 @@ export class Engine {
   /**
    * One call of `count` updates on consecutive batches: update i averages over
    * order[first + i * batch ..] (`batch` samples, never past `end`), and is step
-   * `step + i + 1` of the run. A step whose worker failed is run again; after maxRetries
+   * `stepsBefore + i + 1` of the run. A step whose worker failed is run again; after maxRetries
    * failures in a row this throws StepsFailed holding the steps that completed.
    */
-  async steps(first: number, batch: number, end: number, count: number, lr: number, step = 0): Promise<StepStats[]> {
+  async steps(first: number, batch: number, end: number, count: number, lr: number, stepsBefore = 0): Promise<StepStats[]> {
     const maxRetries = this.opts.maxRetries ?? 3;
     const stats: StepStats[] = [];
     let failures = 0;
@@ -230,7 +230,7 @@ export class Engine {
       // Whatever was written to the weights since (initialisation, a checkpoint, a failed
       // step), the first step of a command copies every row it does not update.
       for (const rows of this.moved) rows.fill(1);
-      const { results, weights, error } = await this.loop.run({ first: at, batch, end, count: todo, lr, step: step + stats.length, weights: this.weightsAt });
+      const { results, weights, error } = await this.loop.run({ first: at, batch, end, count: todo, lr, stepsBefore: stepsBefore + stats.length, weights: this.weightsAt });
       this.weightsAt = weights;
       // Steps within one command are not timed one by one on this side: share the wall time.
       const wallMs = (performance.now() - t0) / Math.max(1, results.length);

@@ -53,12 +53,12 @@ export interface StepsCommand {
   /** The base learning rate, which the schedule scales (see WorkerData.schedule). */
   lr: number;
   /** The run's count of steps before the first one: the schedule and Adam's bias correction go by it. */
-  step: number;
+  stepsBefore: number;
   /** The copy of the parameters the first step reads; each step writes the other copy, which the next step reads. */
   weights: number;
 }
 
-const COMMAND: readonly (keyof StepsCommand)[] = ['first', 'batch', 'end', 'count', 'lr', 'step', 'weights'];
+const COMMAND: readonly (keyof StepsCommand)[] = ['first', 'batch', 'end', 'count', 'lr', 'stepsBefore', 'weights'];
 export const COMMAND_WORDS = COMMAND.length;
 
 export function writeCommand(record: Float64Array, command: StepsCommand): void {
@@ -66,8 +66,8 @@ export function writeCommand(record: Float64Array, command: StepsCommand): void 
 }
 
 export function readCommand(record: Float64Array): StepsCommand {
-  const [first, batch, end, count, lr, step, weights] = record;
-  return { first, batch, end, count, lr, step, weights };
+  const [first, batch, end, count, lr, stepsBefore, weights] = record;
+  return { first, batch, end, count, lr, stepsBefore, weights };
 }
 
 /**

@@ -107,7 +107,7 @@ function trainBatch(t: Trainer, cmd: StepsCommand, j: number): StepResult {
   const { data, net } = t;
   const lo = cmd.first + j * cmd.batch;
   const hi = Math.min(cmd.end, lo + cmd.batch);
-  ruleOfStep(data.optimizer, data.schedule, cmd.lr, cmd.step + j + 1, hi - lo, net.rule);
+  ruleOfStep(data.optimizer, data.schedule, cmd.lr, cmd.stepsBefore + j + 1, hi - lo, net.rule);
   const t0 = performance.now();
   const { lossSum, correct } = stepAlone(net, data.train, data.order, lo, hi, t.losses, t.blocks);
   return { lossSum, correct, computeMs: performance.now() - t0, waitMs: 0, reduceMs: 0 };

@@ -68,13 +68,13 @@ export function serve({ worker, sequence }: ServeTask): void {
       countDone(control, workers);
       continue;
     }
-    const { first, batch, end, count, lr, step: before, weights } = command;
+    const { first, batch, end, count, lr, stepsBefore, weights } = command;
     net.weights = weights;
     for (let i = 0; i < count; i++) {
       const lo = first + i * batch;
       const hi = Math.min(end, lo + batch);
       const into = otherCopy(data.plan, net.weights);
-      ruleOfStep(data.optimizer, data.schedule, lr, before + i + 1, hi - lo, net.rule);
+      ruleOfStep(data.optimizer, data.schedule, lr, stepsBefore + i + 1, hi - lo, net.rule);
       writeResult(results, i, worker, workers, step(worker, lo, hi, into));
       net.weights = into; // what this step wrote, the next one reads
     }
