@@ -1,5 +1,6 @@
 // The command line: bad values are refused with one clear line and a non-zero exit.
 import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -54,6 +55,11 @@ describe('threadgrad CLI', () => {
     }
     expect(records[1].loss).toBeLessThan(records[0].loss);
     if (availableParallelism() >= 2) expect(r.stderr).not.toMatch(/take turns/);
+  });
+
+  it('is built executable, as `npx threadgrad` runs it through its #! line', () => {
+    expect(statSync(cli).mode & 0o111).toBe(0o111);
+    expect(readFileSync(cli, 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
   });
 
   it('takes a flag given twice at its last value', () => {
