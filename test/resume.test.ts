@@ -4,7 +4,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { StopRequests, quitOnStop } from '../src/cli/signals.js';
 import { modelParams, readCheckpoint } from '../src/model/checkpoint.js';
 import { DEFAULTS, savedConfig, type TrainConfig } from '../src/config.js';
 import { train, type RunOptions, type TrainResult } from '../src/train.js';
@@ -178,5 +179,31 @@ describe('signals on the command line', () => {
       /^threadgrad: stopped by SIGTERM at .*; saved a checkpoint to threadgrad-interrupted\.ckpt; resume with: .* train --resume threadgrad-interrupted\.ckpt$/,
     );
     expect(existsSync(join(cwd, 'threadgrad-interrupted.ckpt'))).toBe(true);
+  });
+
+  it('a second Ctrl-C, or one while the data is read, exits at once with a line that says why nothing is lost', () => {
+    const exit = vi.spyOn(process, 'exit').mockImplementation(((code: number) => {
+      throw new Error(`exit ${code}`);
+    }) as never);
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(((text: string) => lines.push(text) > 0) as never);
+    const stop = new StopRequests();
+    try {
+      process.emit('SIGINT', 'SIGINT');
+      expect(stop.signal.aborted).toBe(true);
+      expect(() => process.emit('SIGINT', 'SIGINT')).toThrow('exit 130');
+      stop.dispose();
+      const reading = quitOnStop('while reading the data; nothing to save yet');
+      expect(() => process.emit('SIGTERM', 'SIGTERM')).toThrow('exit 143');
+      reading();
+      expect(lines).toEqual([
+        'threadgrad: stopped by SIGINT again: exiting at once; checkpoints already saved stay as they were\n',
+        'threadgrad: stopped by SIGTERM while reading the data; nothing to save yet\n',
+      ]);
+    } finally {
+      stop.dispose();
+      exit.mockRestore();
+      write.mockRestore();
+    }
   });
 });

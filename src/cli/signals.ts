@@ -40,7 +40,7 @@ export class StopRequests {
   readonly signal = this.controller.signal;
 
   private readonly handler = (signal: NodeJS.Signals): void => {
-    if (this.signal.aborted) process.exit(exitCodeFor(signal));
+    if (this.signal.aborted) quit(signal, 'again: exiting at once; checkpoints already saved stay as they were');
     this.controller.abort(signal);
     this.onFirst(signal);
   };
@@ -53,6 +53,23 @@ export class StopRequests {
   dispose(): void {
     for (const s of STOP_SIGNALS) process.off(s, this.handler);
   }
+}
+
+/**
+ * Until the returned function is called, SIGINT or SIGTERM end the process at once with one
+ * line, `what` saying why nothing is lost (e.g. "while reading the data; nothing to save yet").
+ */
+export function quitOnStop(what: string): () => void {
+  const handler = (signal: NodeJS.Signals): void => quit(signal, what);
+  for (const s of STOP_SIGNALS) process.on(s, handler);
+  return () => {
+    for (const s of STOP_SIGNALS) process.off(s, handler);
+  };
+}
+
+function quit(signal: NodeJS.Signals, what: string): never {
+  process.stderr.write(`threadgrad: stopped by ${signal} ${what}\n`);
+  process.exit(exitCodeFor(signal));
 }
 
 /** 130 for SIGINT, 143 for SIGTERM, as a shell reports a process killed by the signal. */

@@ -5,7 +5,7 @@ import { readCheckpoint, type Checkpoint } from '../model/checkpoint.js';
 import { configFromEnv, configFromFlags, readConfigFile, resumedConfig, type TrainConfig } from '../config.js';
 import { commandLogger, settingOptions, settingsOf } from './options.js';
 import { Progress } from './progress.js';
-import { StopRequests, rescuePath } from './signals.js';
+import { StopRequests, quitOnStop, rescuePath } from './signals.js';
 import { Stopped } from '../util/errors.js';
 import { train, type Trained, type TrainProgress } from '../index.js';
 import { loadFiles } from '../sources.js';
@@ -25,8 +25,8 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   const resume = argv.resume === undefined ? undefined : readCheckpoint(argv.resume as string);
   const cfg = resume ? resumedConfigOf(argv, resume) : settingsOf(argv);
   const log = commandLogger();
-  // Loaded before the stop handlers are in place: a signal while reading simply ends the process, with nothing to save yet.
-  const data = await loadFiles(cfg);
+  const reading = quitOnStop('while reading the data; nothing to save yet');
+  const data = await loadFiles(cfg).finally(reading);
   const stop = new StopRequests((signal) => log.warn(`${signal}: stopping after the steps in flight to save a checkpoint (repeat to quit at once)`));
   const progress = new Progress();
   const onProgress = (p: TrainProgress): void =>
