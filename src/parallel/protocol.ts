@@ -70,6 +70,12 @@ export function readCommand(record: Float64Array): StepsCommand {
   return { first, batch, end, count, lr, stepsBefore, weights };
 }
 
+/** Batch j of a command: the samples order[lo..hi), the last batch of an epoch cut at `end`. */
+export function batchOf(cmd: StepsCommand, j: number): { lo: number; hi: number } {
+  const lo = cmd.first + j * cmd.batch;
+  return { lo, hi: Math.min(cmd.end, lo + cmd.batch) };
+}
+
 /**
  * What one worker did in one step. Under local SGD and Hogwild a batch is one worker's: its
  * result holds the whole step (all of it in computeMs), and the others' stay 0.

@@ -14,7 +14,7 @@
 import { type Net, type RowBlock, stepAlone } from './pass.js';
 import { otherCopy } from './arena.js';
 import { ruleOfStep } from '../model/optimizer.js';
-import { BATCHES, STEPS_DONE, WEIGHTS, barrier, shareOf, writeResult, type StepResult, type StepsCommand, type WorkerData } from './protocol.js';
+import { BATCHES, STEPS_DONE, WEIGHTS, barrier, batchOf, shareOf, writeResult, type StepResult, type StepsCommand, type WorkerData } from './protocol.js';
 import { commitFault, faultDue } from './fault-hook.js';
 import { roundOf } from './sync.js';
 
@@ -105,8 +105,7 @@ export function hogwildSteps(t: Trainer, cmd: StepsCommand): void {
 /** Batch j of the command, one step on net.weights; the rule's step count is the batch's in the run, as in step mode. */
 function trainBatch(t: Trainer, cmd: StepsCommand, j: number): StepResult {
   const { data, net } = t;
-  const lo = cmd.first + j * cmd.batch;
-  const hi = Math.min(cmd.end, lo + cmd.batch);
+  const { lo, hi } = batchOf(cmd, j);
   ruleOfStep(data.optimizer, data.schedule, cmd.lr, cmd.stepsBefore + j + 1, hi - lo, net.rule);
   const t0 = performance.now();
   const { lossSum, correct } = stepAlone(net, data.train, data.order, lo, hi, t.losses, t.blocks);

@@ -11,7 +11,7 @@ import { modelShape } from '../model/model.js';
 import { ruleOfStep } from '../model/optimizer.js';
 import { evaluateRange, forwardBackward, makeNet, rowBlocks, updateWeights, type Net } from './pass.js';
 import {
-  OPCODE, OP_READY, OP_STOP, SEQUENCE, STEPS_DONE, Shares, WEIGHTS, barrier, barrierPolls, blockCounter, countDone, readCommand, sampleCounter, writeResult,
+  OPCODE, OP_READY, OP_STOP, SEQUENCE, STEPS_DONE, Shares, WEIGHTS, barrier, barrierPolls, batchOf, blockCounter, countDone, readCommand, sampleCounter, writeResult,
   type EvalResult, type EvalTask, type ServeTask, type StepResult, type WorkerData,
 } from './protocol.js';
 import { commitFault, faultDue } from './fault-hook.js';
@@ -68,11 +68,10 @@ export function serve({ worker, sequence }: ServeTask): void {
       countDone(control, workers);
       continue;
     }
-    const { first, batch, end, count, lr, stepsBefore, weights } = command;
+    const { count, lr, stepsBefore, weights } = command;
     net.weights = weights;
     for (let i = 0; i < count; i++) {
-      const lo = first + i * batch;
-      const hi = Math.min(end, lo + batch);
+      const { lo, hi } = batchOf(command, i);
       const into = otherCopy(data.plan, net.weights);
       ruleOfStep(data.optimizer, data.schedule, lr, stepsBefore + i + 1, hi - lo, net.rule);
       writeResult(results, i, worker, workers, step(worker, lo, hi, into));
