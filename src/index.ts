@@ -117,6 +117,10 @@ export function predict(model: Model, samples: Uint8Array | Float32Array | numbe
   if (samples.length % features !== 0) throw new UserError(`${samples.length} values are no whole number of samples of ${features}`);
   const bad = Array.prototype.findIndex.call(samples, (v: unknown) => typeof v !== 'number' || !Number.isFinite(v));
   if (bad >= 0) throw new UserError(`value ${String(samples[bad])} at index ${bad} (sample ${Math.floor(bad / features)}) is not a finite number`);
+  if (model.input.kind === 'pixels' && !(samples instanceof Uint8Array)) {
+    const off = samples.findIndex((v) => !(Number.isInteger(v) && v >= 0 && v <= 255));
+    if (off >= 0) throw new UserError(`the model takes pixel values, whole numbers 0 to 255; value ${samples[off]} at index ${off} (sample ${Math.floor(off / features)}) is not one`);
+  }
   const count = samples.length / features;
   const net = { sizes: model.sizes, ...layerViews(model.params, modelShape(model.sizes)) };
   const pixels = model.input.kind === 'pixels';

@@ -70,7 +70,9 @@ export async function loadTestSet(cfg: TrainConfig, input: InputSpec, classes: n
   let where: string;
   let got: InputSpec;
   if (csv) {
-    const data = await readCsvFile(csv, { labelColumn: cfg.labelColumn ?? input.labelColumn, header: cfg.csvHeader, classes, columns: input.columns });
+    // A label column that names the model's own is where the model's record says: by name in a file with a header, else by index.
+    const own = input.labelColumn && [undefined, input.labelColumn.name, input.labelColumn.index, String(input.labelColumn.index)].includes(cfg.labelColumn);
+    const data = await readCsvFile(csv, { labelColumn: own ? input.labelColumn : cfg.labelColumn, header: cfg.csvHeader, classes, columns: input.columns });
     [test, where, got] = [data.split, csv, csvInput(data)];
   } else {
     const paths = dataPaths(cfg.dataDir, cfg);

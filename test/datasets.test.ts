@@ -2,7 +2,7 @@
 // The input layer and the outputs follow the data, the checkpoint keeps what the model takes,
 // and every command checks data against it; 1 worker and N give the same bits on any shape.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -90,6 +90,25 @@ describe('images of another size', () => {
       mkdirSync(turned);
       writeEmnistLike(turned, { ...stripes(), input: { kind: 'pixels', shape: [12, 20] }, train: stripeSplit(10, 1, [12, 20], 5), test: stripeSplit(10, 2, [12, 20], 5) });
       expectOneLineError(await runCli(['eval', '--checkpoint', ckpt, '--data-dir', turned]), /holds 12x20 unsigned-byte values but the model takes 20x12 unsigned-byte values/);
+    });
+
+    it('a data file named on eval or resume replaces its own kind only: the saved others stay; export will not overwrite a checkpoint', async () => {
+      const images = join(tempDir(), 'test-images');
+      copyFileSync(join(dir, 'emnist-stripes-test-images-idx3-ubyte.gz'), images);
+      const [saved, named] = await Promise.all([runCli(['eval', '--checkpoint', ckpt]), runCli(['eval', '--checkpoint', ckpt, '--test-images', images])]);
+      const accuracy = (r: CliResult) => /test accuracy ([\d.]+%)/.exec(r.stdout)?.[1];
+      expect(accuracy(named), named.stderr).toBe(accuracy(saved)); // the labels still come from the saved folder
+      const copy = join(tempDir(), 'copy.ckpt');
+      copyFileSync(ckpt, copy);
+      const resumed = await runCli(['train', '--resume', copy, '--test-images', images, '--epochs', '4']);
+      expect(resumed.code, resumed.stderr).toBe(0); // trained on the saved folder's images, not the bundled MNIST
+      const other = join(tempDir(), 'other.ckpt');
+      copyFileSync(ckpt, other);
+      expectOneLineError(await runCli(['export', '--checkpoint', ckpt, '--format', 'json', '--out', other]), /--out .*other\.ckpt would overwrite .*other\.ckpt, a threadgrad checkpoint: name another path/);
+      expect(readFileSync(other).equals(readFileSync(ckpt))).toBe(true);
+      // The library's predict takes a pixel model's samples as whole numbers 0..255.
+      const { model } = loadCheckpoint(ckpt);
+      expect(() => predict(model, new Float32Array(240).fill(0.5))).toThrow(/the model takes pixel values, whole numbers 0 to 255; value 0\.5 at index 0 \(sample 0\) is not one/);
     });
 
     it('a folder with two candidates for a file asks which one', async () => {
@@ -257,6 +276,13 @@ describe('CSV files', () => {
     const wide = join(tempDir(), 'wide.csv');
     writeFileSync(wide, 'a,b,c,label\n1,2,3,0\n');
     expectOneLineError(await runCli(['train', '--train-csv', small, '--test-csv', wide]), /wide\.csv: column "c" is not among the feature columns a, b/);
+    // A test file without a header is read by the training file's positions, its label where the training file's was.
+    const headless = join(tempDir(), 'headless.csv');
+    writeFileSync(headless, readFileSync(files.test, 'utf8').split('\n').slice(1).join('\n'));
+    const run = (test: string) => runCli(['train', ...csvArgs.slice(0, 2), '--test-csv', test, '--label-column', 'species', '--normalize', 'standard', '--hidden', '8', '--epochs', '2', '--patience', '0']);
+    const [headed, bare] = await Promise.all([run(files.test), run(headless)]);
+    expect(bare.code, bare.stderr).toBe(0);
+    expect(bare.stdout.replace(/ \(.*/, '')).toBe(headed.stdout.replace(/ \(.*/, ''));
     const named = join(tempDir(), 'named.csv');
     writeFileSync(named, 'a,species,b\n1,0,2\n');
     const [eval3, predict3] = await Promise.all([runCli(['eval', '--checkpoint', ckpt, '--test-csv', named]), runCli(['predict', '--checkpoint', ckpt, small])]);

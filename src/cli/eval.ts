@@ -3,7 +3,7 @@
 // read as they were (IDX or CSV) and normalised by the model's own fit.
 import type { Argv, CommandModule } from 'yargs';
 import { readCheckpoint, type Checkpoint } from '../model/checkpoint.js';
-import { DEFAULTS, configFromFlags, savedConfig } from '../config.js';
+import { DEFAULTS, configFromFlags, savedConfig, savedDataUnder } from '../config.js';
 import { evaluate, modelOf } from '../index.js';
 import { loadTestSet } from '../sources.js';
 
@@ -12,9 +12,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   const saved = savedConfig(ckpt);
   // Only the flags given now: the run's own --test-limit would make eval silently partial.
   const given = configFromFlags({ ...argv, checkpoint: undefined });
-  // Data named now replaces all of the saved data settings, not just the ones it names.
-  const named = given.dataDir || given.testImages || given.testLabels || given.testCsv;
-  const source = named ? { ...DEFAULTS, ...given } : { ...saved, testLimit: given.testLimit };
+  const source = { ...savedDataUnder(saved, given), ...given, testLimit: given.testLimit };
   const model = modelOf(ckpt);
   const { test, where } = await loadTestSet(source, model.input, model.sizes[model.sizes.length - 1]);
   const cfg = { ...saved, ...given };

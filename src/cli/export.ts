@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { modelOf, readCheckpoint } from '../model/checkpoint.js';
+import { holds, modelOf, readCheckpoint } from '../model/checkpoint.js';
 import { UserError } from '../util/errors.js';
 import { checkOutputFile, checkOutputFolder, writeFileAtomic } from '../util/files.js';
 import { exportModelOf } from '../export/model.js';
@@ -43,6 +43,7 @@ function run(argv: Record<string, unknown>): void {
   const what = WHAT[format];
   for (const [path] of files) {
     if (sameFile(path, checkpoint)) throw new UserError(`--out ${out} would overwrite the checkpoint ${checkpoint}`, 2);
+    if (holds(path) === 'checkpoint') throw new UserError(`--out ${out} would overwrite ${path}, a threadgrad checkpoint: name another path`, 2);
     checkOutputFile(path, what);
   }
   for (const [path, bytes] of files) writeFileAtomic(path, bytes, what);

@@ -172,7 +172,8 @@ function labelOf(first: string[], header: boolean, wanted: CsvOptions['labelColu
 export async function loadCsvDataset(trainPath: string, testPath: string, opts: CsvOptions = {}): Promise<Dataset> {
   const train = await readCsvFile(trainPath, opts);
   const classes = opts.classes ?? Math.max(2, 1 + train.split.labels.reduce((a, b) => Math.max(a, b), 0));
-  const test = await readCsvFile(testPath, { ...opts, classes, columns: train.columns });
+  // The test file's label and features are where the training file had them: by name where it has a header, else by position.
+  const test = await readCsvFile(testPath, { ...opts, labelColumn: train.label, classes, columns: train.columns });
   if (test.split.features !== train.split.features) {
     throw new UserError(`${testPath} has ${test.split.features} feature columns but ${trainPath} has ${train.split.features}: the test set must match the training set`);
   }

@@ -166,15 +166,20 @@ export function writeCheckpoint(path: string, ckpt: Omit<Checkpoint, 'path'>): v
  */
 export function checkWritable(path: string): boolean {
   checkOutputFile(path, 'checkpoint');
+  const held = holds(path);
+  if (held === 'other') throw new UserError(`--checkpoint ${path} exists and is not a threadgrad checkpoint; saving would replace it: name another file`, 2);
+  return held === 'checkpoint';
+}
+
+/** Whether `path` is a threadgrad checkpoint (by its magic), another file with content, or nothing yet. */
+export function holds(path: string): 'checkpoint' | 'other' | 'nothing' {
   let head: Buffer;
   try {
     head = readFileHead(path, MAGIC.length);
   } catch {
-    return false; // not there yet
+    return 'nothing';
   }
-  if (head.length === 0) return false;
-  if (!head.equals(MAGIC)) throw new UserError(`--checkpoint ${path} exists and is not a threadgrad checkpoint; saving would replace it: name another file`, 2);
-  return true;
+  return head.length === 0 ? 'nothing' : head.equals(MAGIC) ? 'checkpoint' : 'other';
 }
 
 /** A clear message when a checkpoint cannot continue under these settings and data. */
