@@ -254,29 +254,6 @@ export function savedConfig(ckpt: Checkpoint): TrainConfig {
   return { ...DEFAULTS, ...configFromCheckpoint(ckpt.header.config, ckpt.path) };
 }
 
-const IDX_FILES = ['trainImages', 'trainLabels', 'testImages', 'testLabels'] as const;
-const CSV_FILES = ['trainCsv', 'testCsv'] as const;
-
-/**
- * Saved settings (a checkpoint's) under the data settings given now: each file given replaces
- * the same one saved, and the others saved stay (--test-images alone keeps the saved labels);
- * a --data-dir replaces every saved data setting; CSV files replace saved IDX files, and IDX
- * files saved CSV files (a --data-dir given on resume must not lose to saved CSV files).
- */
-export function savedDataUnder<T extends Partial<TrainConfig>>(saved: T, given: Partial<TrainConfig>): T {
-  const out: Partial<TrainConfig> = { ...saved };
-  const drop = (keys: readonly (keyof TrainConfig)[]): void => keys.forEach((key) => delete out[key]);
-  if (given.dataDir !== undefined) drop(['dataDir', ...IDX_FILES, ...CSV_FILES]);
-  if (IDX_FILES.some((key) => given[key] !== undefined)) drop(CSV_FILES);
-  if (CSV_FILES.some((key) => given[key] !== undefined)) drop(IDX_FILES);
-  return out as T;
-}
-
-/** A resumed run's settings: the checkpoint's, under those given now (its data as savedDataUnder says). */
-export function resumedConfig(ckpt: Checkpoint, given: Partial<TrainConfig>): TrainConfig {
-  return configOf({ ...savedDataUnder(savedConfig(ckpt), given), ...given });
-}
-
 /** The settings saved in a checkpoint, checked like any other source: a damaged or hand-edited file must not reach the engine. */
 export function configFromCheckpoint(saved: unknown, path: string): Partial<TrainConfig> {
   if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) throw usage(`${path}: its saved settings are not an object`);

@@ -4,7 +4,7 @@
 // file's (config.ts), checked the same way.
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { DEFAULTS, configOf, resumedConfig, savedConfig, type TrainConfig } from './config.js';
+import { DEFAULTS, configOf, savedConfig, type TrainConfig } from './config.js';
 import { loadCsvDataset, type CsvOptions } from './data/csv.js';
 import { checkFitsModel, checkLabels, dataPaths, emptySplit, loadIdxDataset, loadMnist, makeDataset, type DataPaths, type Dataset, type Samples, type Split } from './data/dataset.js';
 import { netInput, normalizeSplit } from './data/normalize.js';
@@ -13,7 +13,7 @@ import { modelOf, readCheckpoint, type Checkpoint, type Model } from './model/ch
 import { Engine, type EvalStats } from './parallel/engine.js';
 import { referenceForward, softmax } from './reference.js';
 import { loadFiles, prepare } from './sources.js';
-import { checkSameNormalization } from './run-settings.js';
+import { checkSameNormalization, resumedConfig } from './run-settings.js';
 import { train as run, type EpochRecord, type TrainProgress, type TrainResult } from './train.js';
 import { UserError } from './util/errors.js';
 

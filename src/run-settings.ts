@@ -1,8 +1,8 @@
 // What a run's settings come to in numbers: its batch size and steps an epoch, the update
 // rule and the learning-rate schedule the workers apply, its sync mode, and the steps after
-// which the test set is evaluated; and whether a checkpoint may go on under them.
-import type { TrainConfig } from './config.js';
-import { parseWarmup } from './config.js';
+// which the test set is evaluated; and a resumed run's settings, and whether a checkpoint
+// may go on under them.
+import { configOf, parseWarmup, savedConfig, type TrainConfig } from './config.js';
 import type { Checkpoint } from './model/checkpoint.js';
 import { stateSlots, type OptimizerSpec, type ScheduleSpec } from './model/optimizer.js';
 import { STEP_SYNC, parseSync, type SyncSpec } from './parallel/sync.js';
@@ -69,6 +69,29 @@ export function checkSameNormalization(ckpt: Checkpoint, cfg: TrainConfig): void
   if (saved !== cfg.normalize) {
     throw new UserError(`${ckpt.path} was trained on features with --normalize ${saved}; resume it with --normalize ${saved} (or without --normalize)`, 2);
   }
+}
+
+const IDX_FILES = ['trainImages', 'trainLabels', 'testImages', 'testLabels'] as const;
+const CSV_FILES = ['trainCsv', 'testCsv'] as const;
+
+/**
+ * Saved settings (a checkpoint's) under the data settings given now: each file given replaces
+ * the same one saved, and the others saved stay (--test-images alone keeps the saved labels);
+ * a --data-dir replaces every saved data setting; CSV files replace saved IDX files, and IDX
+ * files saved CSV files (a --data-dir given on resume must not lose to saved CSV files).
+ */
+export function savedDataUnder<T extends Partial<TrainConfig>>(saved: T, given: Partial<TrainConfig>): T {
+  const out: Partial<TrainConfig> = { ...saved };
+  const drop = (keys: readonly (keyof TrainConfig)[]): void => keys.forEach((key) => delete out[key]);
+  if (given.dataDir !== undefined) drop(['dataDir', ...IDX_FILES, ...CSV_FILES]);
+  if (IDX_FILES.some((key) => given[key] !== undefined)) drop(CSV_FILES);
+  if (CSV_FILES.some((key) => given[key] !== undefined)) drop(IDX_FILES);
+  return out as T;
+}
+
+/** A resumed run's settings: the checkpoint's, under those given now (its data as savedDataUnder says). */
+export function resumedConfig(ckpt: Checkpoint, given: Partial<TrainConfig>): TrainConfig {
+  return configOf({ ...savedDataUnder(savedConfig(ckpt), given), ...given });
 }
 
 /** The steps of an epoch (1..S) after which the test set is evaluated k times an epoch: floor(j * S / k + 1/2), j = 1..k, as the peer benchmarks do. */

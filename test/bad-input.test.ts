@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/config.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { train } from '../src/train.js';
-import { expectOneLineError, runCli, syntheticData, tempDir, writeDataDir } from './synthetic.js';
+import { expectOneLineError, runCli, runMain, syntheticData, tempDir, writeDataDir } from './synthetic.js';
 
 const data = syntheticData(320, 80);
 const dir = writeDataDir(tempDir(), data);
@@ -29,17 +29,17 @@ describe('bad data files', () => {
     ['a file that is not IDX at all', () => file('text-idx', 'hello world, not pixels'), /not an IDX file/],
     ['images of another shape than the test images', () => file('shape-idx', encodeIdx([320, 20, 20], new Uint8Array(320 * 400))), /t10k-images-idx3-ubyte holds 28x28 unsigned-byte values but .*shape-idx holds 20x20 unsigned-byte values: the test set must match the training set/],
   ])('refuses %s', async (_, make, message) => {
-    expectOneLineError(await runCli([...trainArgs, '--train-images', make()]), message);
+    expectOneLineError(await runMain([...trainArgs, '--train-images', make()]), message);
   });
 
   it('refuses images and labels of different counts', async () => {
     const labels = file('labels-idx', encodeIdx([319], data.train.labels.slice(0, 319)));
-    expectOneLineError(await runCli([...trainArgs, '--train-labels', labels]), /image\/label count mismatch: .* has 320 images, .*labels-idx has 319 labels/);
+    expectOneLineError(await runMain([...trainArgs, '--train-labels', labels]), /image\/label count mismatch: .* has 320 images, .*labels-idx has 319 labels/);
   });
 
   it('refuses a label outside the classes given', async () => {
     const labels = file('label10-idx', encodeIdx([320], new Uint8Array(320).fill(10)));
-    expectOneLineError(await runCli([...trainArgs, '--classes', '10', '--train-labels', labels]), /label10-idx: label 10 at index 0 is not one of the 10 classes \(0-9\)/);
+    expectOneLineError(await runMain([...trainArgs, '--classes', '10', '--train-labels', labels]), /label10-idx: label 10 at index 0 is not one of the 10 classes \(0-9\)/);
   });
 });
 
@@ -70,7 +70,7 @@ describe('bad checkpoints', () => {
 
   it('refuses a checkpoint path that cannot be written before training starts', async () => {
     const blocker = file('a-file', 'not a folder');
-    expectOneLineError(await runCli([...trainArgs, '--checkpoint', join(blocker, 'x.ckpt')]), /cannot write checkpoint .*a-file\/x\.ckpt: .*a-file is not a folder/);
+    expectOneLineError(await runMain([...trainArgs, '--checkpoint', join(blocker, 'x.ckpt')]), /cannot write checkpoint .*a-file\/x\.ckpt: .*a-file is not a folder/);
   });
 });
 
@@ -99,6 +99,6 @@ describe('bad config files', () => {
     ['with an out-of-range value', '{ "workers": 0 }', /"workers" must be an integer from 1 to 1024, got 0/],
     ['with a bad checkpointEvery', '{ "checkpointEvery": "sometimes" }', /"checkpointEvery" must be "epoch", "<N>e" \(every N epochs\), "<N>" \(every N steps\) or "end", got "sometimes"/],
   ])('refuses a config file %s', async (what, text, message) => {
-    expectOneLineError(await runCli([...trainArgs, '--config', file(`${what.replace(/\W+/g, '-')}.json`, text)]), message);
+    expectOneLineError(await runMain([...trainArgs, '--config', file(`${what.replace(/\W+/g, '-')}.json`, text)]), message);
   });
 });

@@ -89,7 +89,7 @@ describe('images of another size', () => {
       const turned = join(dir, 'turned');
       mkdirSync(turned);
       writeEmnistLike(turned, { ...stripes(), input: { kind: 'pixels', shape: [12, 20] }, train: stripeSplit(10, 1, [12, 20], 5), test: stripeSplit(10, 2, [12, 20], 5) });
-      expectOneLineError(await runCli(['eval', '--checkpoint', ckpt, '--data-dir', turned]), /holds 12x20 unsigned-byte values but the model takes 20x12 unsigned-byte values/);
+      expectOneLineError(await runMain(['eval', '--checkpoint', ckpt, '--data-dir', turned]), /holds 12x20 unsigned-byte values but the model takes 20x12 unsigned-byte values/);
     });
 
     it('a data file named on eval or resume replaces its own kind only: the saved others stay; export will not overwrite a checkpoint', async () => {
@@ -104,7 +104,7 @@ describe('images of another size', () => {
       expect(resumed.code, resumed.stderr).toBe(0); // trained on the saved folder's images, not the bundled MNIST
       const other = join(tempDir(), 'other.ckpt');
       copyFileSync(ckpt, other);
-      expectOneLineError(await runCli(['export', '--checkpoint', ckpt, '--format', 'json', '--out', other]), /--out .*other\.ckpt would overwrite .*other\.ckpt, a threadgrad checkpoint: name another path/);
+      expectOneLineError(await runMain(['export', '--checkpoint', ckpt, '--format', 'json', '--out', other]), /--out .*other\.ckpt would overwrite .*other\.ckpt, a threadgrad checkpoint: name another path/);
       expect(readFileSync(other).equals(readFileSync(ckpt))).toBe(true);
       // The library's predict takes a pixel model's samples as whole numbers 0..255.
       const { model } = loadCheckpoint(ckpt);
@@ -115,7 +115,7 @@ describe('images of another size', () => {
       const twice = tempDir();
       writeEmnistLike(twice, stripes());
       writeFileSync(join(twice, 'other-train-images-idx3-ubyte'), readFileSync(join(dir, 'emnist-stripes-train-images-idx3-ubyte.gz')));
-      expectOneLineError(await runCli(['train', '--data-dir', twice]), /holds several files that look like the training images \(.*\); name one with --train-images/);
+      expectOneLineError(await runMain(['train', '--data-dir', twice]), /holds several files that look like the training images \(.*\); name one with --train-images/);
     });
   });
 });
@@ -200,14 +200,14 @@ describe('CSV files', () => {
     expect((await evaluate(model, testSet)).accuracy).toBe(correct / 150);
     // A resumed run keeps the fit it began with, on fewer samples too; another kind of scaling is refused.
     const saved = readFileSync(ckpt);
-    expectOneLineError(await runCli(['train', '--resume', ckpt, '--normalize', 'minmax', '--epochs', '9']), /was trained on features with --normalize standard; resume it with --normalize standard/);
+    expectOneLineError(await runMain(['train', '--resume', ckpt, '--normalize', 'minmax', '--epochs', '9']), /was trained on features with --normalize standard; resume it with --normalize standard/);
     expect(readFileSync(ckpt).equals(saved)).toBe(true);
     const resumed = await runCli(['train', '--resume', ckpt, '--train-limit', '100', '--epochs', '9']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(loadCheckpoint(ckpt).model.input.normalize).toEqual(model.input.normalize);
     // Data named on resume replaces the saved CSV files: here images, which the model does not take.
     const images = writeEmnistLike(tempDir(), stripes());
-    expectOneLineError(await runCli(['train', '--resume', ckpt, '--data-dir', images, '--normalize', 'standard']), /was trained on 6 float values but the data holds 20x12 unsigned-byte values/);
+    expectOneLineError(await runMain(['train', '--resume', ckpt, '--data-dir', images, '--normalize', 'standard']), /was trained on 6 float values but the data holds 20x12 unsigned-byte values/);
   });
 
   it('a file with a header is read by column name, one without by position; a column the model lacks or misses is named', async () => {
@@ -233,7 +233,7 @@ describe('CSV files', () => {
     const classes = (r: CliResult) => r.stdout.trim().split('\n').map((l) => l.split('\t')[1]);
     expect(classes(predictedByName)).toEqual(classes(predicted));
     const lacking = write('lacking.csv', rows.map((r) => r.filter((_, i) => i !== 4)));
-    expectOneLineError(await runCli(['eval', '--checkpoint', ckpt, '--test-csv', lacking]), /lacking\.csv has no column "f3" \(the feature columns are f0, f1, f2, f3, f4, f5\)/);
+    expectOneLineError(await runMain(['eval', '--checkpoint', ckpt, '--test-csv', lacking]), /lacking\.csv has no column "f3" \(the feature columns are f0, f1, f2, f3, f4, f5\)/);
     const huge = write('huge.csv', rows.map((r, i) => (i === 3 ? ['3.5e38', ...r.slice(1)] : r)));
     expectOneLineError(await runMain(['train', '--train-csv', huge, '--test-csv', files.test, '--label-column', 'species']), /huge\.csv: line 4, column "f0": 3\.5e38 is beyond the range of float32/);
   });
@@ -272,10 +272,10 @@ describe('CSV files', () => {
     writeFileSync(small, 'a,b,label\n1,2,0\n3,4,1\n');
     const beyond = join(tempDir(), 'beyond.csv');
     writeFileSync(beyond, 'a,b,label\n1,2,0\n3,4,2\n');
-    expectOneLineError(await runCli(['train', '--train-csv', small, '--test-csv', beyond]), /beyond\.csv: line 3, the label column: "2" is not a class \(one of the 2 classes, 0-1\)/);
+    expectOneLineError(await runMain(['train', '--train-csv', small, '--test-csv', beyond]), /beyond\.csv: line 3, the label column: "2" is not a class \(one of the 2 classes, 0-1\)/);
     const wide = join(tempDir(), 'wide.csv');
     writeFileSync(wide, 'a,b,c,label\n1,2,3,0\n');
-    expectOneLineError(await runCli(['train', '--train-csv', small, '--test-csv', wide]), /wide\.csv: column "c" is not among the feature columns a, b/);
+    expectOneLineError(await runMain(['train', '--train-csv', small, '--test-csv', wide]), /wide\.csv: column "c" is not among the feature columns a, b/);
     // A test file without a header is read by the training file's positions, its label where the training file's was.
     const headless = join(tempDir(), 'headless.csv');
     writeFileSync(headless, readFileSync(files.test, 'utf8').split('\n').slice(1).join('\n'));

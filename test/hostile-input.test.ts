@@ -90,7 +90,7 @@ describe('output paths are checked before the first step', () => {
     [['bench', '--out', '/proc/x', '--workers-list', '1'], /cannot write benchmark results into \/proc\/x: cannot create folder \/proc\/x: ENOENT/],
     [['compare-batching', '--out', good, '--budget', '1'], /cannot write comparison results into .*good\.ckpt: .*good\.ckpt is not a folder/],
   ])('%o', async (args, message) => {
-    expectOneLineError(await runCli([...args, ...small.slice(0, 2)]), message);
+    expectOneLineError(await runMain([...args, ...small.slice(0, 2)]), message);
   });
 });
 
@@ -105,7 +105,7 @@ describe('data that would hang or flood the reader', () => {
     ['a FIFO', () => fifo('images.fifo'), /cannot read IDX file .*images\.fifo: it is not a regular file/],
     ['a device that never ends', () => '/dev/zero', /cannot read IDX file \/dev\/zero: it is not a regular file/],
   ])('--train-images %s is refused at once', async (_, path, message) => {
-    expectOneLineError(await runCli([...trainArgs, '--train-images', path()]), message);
+    expectOneLineError(await runMain([...trainArgs, '--train-images', path()]), message);
   });
 
   it.each([
@@ -115,7 +115,7 @@ describe('data that would hang or flood the reader', () => {
     const empty = writeDataDir(tempDir(), data);
     writeFileSync(join(empty, `${name}-images-idx3-ubyte`), encodeIdx([0, 28, 28], new Uint8Array(0)));
     writeFileSync(join(empty, `${name}-labels-idx1-ubyte`), encodeIdx([0], new Uint8Array(0)));
-    expectOneLineError(await runCli(['train', '--data-dir', empty, '--hidden', '8']), new RegExp(`${name}-images-idx3-ubyte holds no images`));
+    expectOneLineError(await runMain(['train', '--data-dir', empty, '--hidden', '8']), new RegExp(`${name}-images-idx3-ubyte holds no images`));
   });
 });
 
@@ -135,7 +135,7 @@ describe('settings that cannot fit in memory are refused up front, with what the
   });
 
   it('bench bounds its worker counts, and all its pools together, before starting any', async () => {
-    expectOneLineError(await runCli(['bench', '--workers-list', '2000']), /--workers-list must be a comma-separated list of integers from 1 to 1024, got "2000"/);
+    expectOneLineError(await runMain(['bench', '--workers-list', '2000']), /--workers-list must be a comma-separated list of integers from 1 to 1024, got "2000"/);
     expectOneLineError(
       await runCli(['bench', '--workers-list', '1000', '--data-dir', dir]),
       /a benchmark of 1, 1000 workers and 999 independent 1-worker copies, every pool alive at once, needs \d+\.\d GiB of memory, more than this machine's/,

@@ -150,7 +150,7 @@ describe('`threadgrad bench --sync`', () => {
     expect(report.meta.settings.warmup).toBe('0'); // bench's --warmup (unmeasured steps, default 10) is not the learning rate's
     expect(report.runs.every((run: { seconds: number }) => run.seconds > 0)).toBe(true);
     expect(readFileSync(join(out, 'time-to-target.svg'), 'utf8')).toMatch(/<svg[^>]*>[\s\S]*Training seconds to 90% test accuracy[\s\S]*<\/svg>\s*$/);
-    expectOneLineError(await runCli(['bench', '--sync', 'step,local:0', '--out', join(tempDir(), 'x')]), /--sync must be step, local:K .* got "local:0"/);
+    expectOneLineError(await runMain(['bench', '--sync', 'step,local:0', '--out', join(tempDir(), 'x')]), /--sync must be step, local:K .* got "local:0"/);
   });
 });
 

@@ -3,7 +3,8 @@
 // read as they were (IDX or CSV) and normalised by the model's own fit.
 import type { Argv, CommandModule } from 'yargs';
 import { readCheckpoint, type Checkpoint } from '../model/checkpoint.js';
-import { DEFAULTS, configFromFlags, savedConfig, savedDataUnder } from '../config.js';
+import { DEFAULTS, configFromFlags, savedConfig } from '../config.js';
+import { savedDataUnder } from '../run-settings.js';
 import { evaluate, modelOf } from '../index.js';
 import { loadTestSet } from '../sources.js';
 

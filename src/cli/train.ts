@@ -2,7 +2,8 @@
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { readCheckpoint, type Checkpoint } from '../model/checkpoint.js';
-import { configFromEnv, configFromFlags, readConfigFile, resumedConfig, type TrainConfig } from '../config.js';
+import { configFromEnv, configFromFlags, readConfigFile, type TrainConfig } from '../config.js';
+import { resumedConfig } from '../run-settings.js';
 import { commandLogger, settingOptions, settingsOf } from './options.js';
 import { Progress } from './progress.js';
 import { StopRequests, quitOnStop, rescuePath } from './signals.js';
