@@ -70,9 +70,8 @@ export async function loadTestSet(cfg: TrainConfig, input: InputSpec, classes: n
   let where: string;
   let got: InputSpec;
   if (csv) {
-    // A label column that names the model's own is where the model's record says: by name in a file with a header, else by index.
-    const own = input.labelColumn && [undefined, input.labelColumn.name, input.labelColumn.index, String(input.labelColumn.index)].includes(cfg.labelColumn);
-    const data = await readCsvFile(csv, { labelColumn: own ? input.labelColumn : cfg.labelColumn, header: cfg.csvHeader, classes, columns: input.columns });
+    // The label is where the model's record says (by name in a file with a header, else by index).
+    const data = await readCsvFile(csv, { labelColumn: input.labelColumn ?? cfg.labelColumn, header: cfg.csvHeader, classes, columns: input.columns });
     [test, where, got] = [data.split, csv, csvInput(data)];
   } else {
     const paths = dataPaths(cfg.dataDir, cfg);
